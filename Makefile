@@ -1,0 +1,66 @@
+# Quiet Engine. Two commands matter: `make dev` (the local stack) and
+# `make test` (everything CI runs). Both install what they need, and are
+# quick when it is already there.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Python tools live outside the repo on purpose: `cargo lambda watch`
+# gives every function instance its own recursive file watcher over the
+# repo, and a venv inside it (4,000+ directories) made each instance start
+# take seconds and snowball into dozens of instances (see tools/stack.py).
+# Keyed by the requirements, so two checkouts or branches never fight.
+REQS_HASH := $(shell cksum < tools/requirements.txt | cut -d' ' -f1)
+VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/quiet-engine/venv-$(REQS_HASH)
+PY := $(VENV)/bin/python
+TOOLS_STAMP := $(VENV)/.installed
+FUNCTIONS := $(notdir $(wildcard functions/*))
+export PATH := $(VENV)/bin:$(PATH)
+export QUIET_PYTHON := $(PY)
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build
+
+help:
+	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
+	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, unit, integration, end-to-end"
+	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
+
+# Python tools (moto, cfn-lint, cargo-lambda, zig), installed once per
+# requirements.txt version.
+$(TOOLS_STAMP): tools/requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	@touch $@
+
+tools: $(TOOLS_STAMP)
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+dev: tools
+	@$(PY) tools/stack.py dev
+
+test: tools lint test-rust test-e2e
+
+lint: fmt clippy cfn-lint
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+cfn-lint:
+	cfn-lint template.yaml
+
+# Unit tests and in-process integration tests (handlers against the emulator).
+test-rust:
+	cargo test --workspace --locked
+
+# End-to-end: the harness starts its own stack on port 3300 and stops it.
+test-e2e:
+	$(PY) -m pytest -q tests
+
+build: tools
+	@rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64 --locked $(addprefix --package ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do printf '%-16s %s bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap); done

@@ -1,0 +1,46 @@
+//! GET /v1/products/{sku}: one live product, one consistent GetItem.
+//!
+//! Responses carry a strong `ETag` and a short public `Cache-Control`: stock
+//! moves, so shared caches may hold a product for seconds, not minutes, and
+//! revalidate cheaply with `If-None-Match` (304, no body).
+
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    Body, Request, Response,
+};
+use quiet_core::{
+    domain::Sku,
+    http::{empty, if_none_match, json, path_param},
+    store::ProductStore,
+    ApiError,
+};
+
+pub const CACHE_CONTROL: &str = "public, max-age=10";
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no product with that SKU".into())
+}
+
+pub async fn handler<S: ProductStore>(store: &S, req: Request) -> Result<Response<Body>, ApiError> {
+    // A path segment that cannot be a SKU names no product: 404, not 422.
+    let sku = path_param(&req, "sku")
+        .and_then(|raw| Sku::try_from(raw.to_string()).ok())
+        .ok_or_else(not_found)?;
+    let product = store.get(&sku).await?.ok_or_else(not_found)?;
+
+    let etag = product.etag();
+    let mut response = if if_none_match(&req, &etag) {
+        empty(StatusCode::NOT_MODIFIED)
+    } else {
+        json(StatusCode::OK, &product)
+    };
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    Ok(response)
+}

@@ -1,0 +1,76 @@
+//! GET /v1/products?category=&limit=&cursor=: one page of the live catalog in
+//! SKU order, one DynamoDB Query per call.
+//!
+//! An empty query parameter counts as absent (`?category=` lists everything),
+//! which is what front ends that template their query strings send.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    domain::{Category, Cursor, CursorKey, PageLimit, Product},
+    error::FieldError,
+    http::{json, query_param},
+    store::ProductStore,
+    ApiError,
+};
+use serde::Serialize;
+
+pub struct Deps<S> {
+    pub store: S,
+    pub cursor_key: CursorKey,
+}
+
+#[derive(Serialize)]
+struct ProductPage {
+    items: Vec<Product>,
+    next_cursor: Option<String>,
+}
+
+fn param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    query_param(req, name).filter(|v| !v.is_empty())
+}
+
+pub async fn handler<S: ProductStore>(
+    deps: &Deps<S>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let limit = PageLimit::parse(param(&req, "limit"));
+    let category = param(&req, "category")
+        .map(|c| Category::try_from(c.to_string()))
+        .transpose();
+    let (limit, category) = match (limit, category) {
+        (Ok(limit), Ok(category)) => (limit, category),
+        (limit, category) => {
+            let errors = [("limit", limit.err()), ("category", category.err())]
+                .into_iter()
+                .filter_map(|(field, err)| err.map(|message| FieldError::new(field, message)))
+                .collect();
+            return Err(ApiError::Validation(errors));
+        }
+    };
+
+    // A cursor is only valid for the listing that issued it.
+    let scope = category.as_ref().map_or("", Category::as_str);
+    let cursor = param(&req, "cursor")
+        .map(|token| Cursor::decode(token, &deps.cursor_key, scope))
+        .transpose()
+        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+
+    let page = deps
+        .store
+        .list(category.as_ref(), limit, cursor.as_ref().map(|c| &c.after))
+        .await?;
+    let next_cursor = page.last.map(|after| {
+        Cursor {
+            scope: scope.to_string(),
+            after,
+        }
+        .encode(&deps.cursor_key)
+    });
+    Ok(json(
+        StatusCode::OK,
+        &ProductPage {
+            items: page.items,
+            next_cursor,
+        },
+    ))
+}

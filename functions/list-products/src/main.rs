@@ -1,0 +1,13 @@
+use list_products::{handler, Deps};
+use quiet_core::{store::DynamoProducts, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    quiet_core::telemetry::init();
+    let config = Config::from_env()?;
+    let deps = Deps {
+        store: DynamoProducts::new(config.dynamodb().await, &config.table_name),
+        cursor_key: config.cursor_key,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
+}

@@ -1,0 +1,110 @@
+//! Money is an integer count of minor units plus a currency, never a float.
+
+use serde::{Deserialize, Serialize};
+
+/// The largest price the catalog accepts, in minor units (1,000,000.00).
+pub const MAX_AMOUNT: u64 = 100_000_000;
+
+/// ISO 4217 currency. Only USD until multi-currency lands; the enum makes an
+/// unsupported currency unrepresentable rather than checked at each use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum Currency {
+    Usd,
+}
+
+impl Currency {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Usd => "USD",
+        }
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "USD" => Ok(Self::Usd),
+            code if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Err(format!("currency {code} is not supported (only USD)"))
+            }
+            _ => Err("must be an ISO 4217 code of three capital letters".into()),
+        }
+    }
+}
+
+impl From<Currency> for &'static str {
+    fn from(value: Currency) -> Self {
+        value.code()
+    }
+}
+
+/// An amount within `0..=MAX_AMOUNT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Amount(u64);
+
+impl Amount {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for Amount {
+    type Error = String;
+
+    fn try_from(value: u64) -> Result<Self, Self::Error> {
+        if value > MAX_AMOUNT {
+            return Err(format!("must be between 0 and {MAX_AMOUNT}"));
+        }
+        Ok(Self(value))
+    }
+}
+
+impl From<Amount> for u64 {
+    fn from(value: Amount) -> Self {
+        value.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    pub amount: Amount,
+    pub currency: Currency,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_as_minor_units() {
+        let money: Money =
+            serde_json::from_value(json!({"amount":1999,"currency":"USD"})).expect("valid money");
+        assert_eq!(money.amount.get(), 1999);
+        assert_eq!(
+            serde_json::to_value(money).expect("serialises"),
+            json!({"amount":1999,"currency":"USD"})
+        );
+    }
+
+    #[test]
+    fn rejects_floats_negatives_overflow_and_other_currencies() {
+        for bad in [
+            json!({"amount":19.99,"currency":"USD"}),
+            json!({"amount":-1,"currency":"USD"}),
+            json!({"amount":100_000_001,"currency":"USD"}),
+            json!({"amount":1,"currency":"EUR"}),
+            json!({"amount":1,"currency":"usd"}),
+        ] {
+            assert!(
+                serde_json::from_value::<Money>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

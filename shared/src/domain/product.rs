@@ -1,0 +1,174 @@
+//! The catalog's types: SKU, category, a page size, and the product itself.
+
+use serde::{Deserialize, Serialize};
+
+use super::{money::Money, text::Text};
+
+fn matches_charset(value: &str, len: std::ops::RangeInclusive<usize>, ok: fn(u8) -> bool) -> bool {
+    len.contains(&value.len()) && value.bytes().all(ok)
+}
+
+/// A stock-keeping unit: `[A-Z0-9-]{3,40}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Sku {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if matches_charset(&value, 3..=40, |b| {
+            b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-'
+        }) {
+            Ok(Self(value))
+        } else {
+            Err("must be 3 to 40 characters of A-Z, 0-9 and -".into())
+        }
+    }
+}
+
+impl From<Sku> for String {
+    fn from(value: Sku) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for Sku {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A catalog category slug: `[a-z0-9-]{1,50}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Category(String);
+
+impl Category {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Category {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if matches_charset(&value, 1..=50, |b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+        }) {
+            Ok(Self(value))
+        } else {
+            Err("must be 1 to 50 characters of a-z, 0-9 and -".into())
+        }
+    }
+}
+
+impl From<Category> for String {
+    fn from(value: Category) -> Self {
+        value.0
+    }
+}
+
+/// How many items a list page holds: 1..=100, 20 when not asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u8);
+
+impl PageLimit {
+    pub const DEFAULT: Self = Self(20);
+    pub const MAX: u8 = 100;
+
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// Parses the `limit` query parameter; `None` means the default.
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let Some(raw) = raw else {
+            return Ok(Self::DEFAULT);
+        };
+        match raw.parse::<u8>() {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+            _ => Err(format!("must be an integer from 1 to {}", Self::MAX)),
+        }
+    }
+}
+
+pub type ProductName = Text<1, 200>;
+pub type Description = Text<0, 2000, true>;
+
+/// Stock on hand, in units. Creation caps it at a million; later increments
+/// are bounded by the same cap so sums can never overflow.
+pub const MAX_STOCK: u32 = 1_000_000;
+
+/// A live catalog product as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Product {
+    pub sku: Sku,
+    pub name: ProductName,
+    pub description: Description,
+    pub category: Category,
+    pub price: Money,
+    /// Units available now.
+    pub stock: u32,
+    /// Counts catalog edits (name, description, category, price); stock
+    /// moves do not bump it, so concurrent buyers never fail an admin edit.
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Product {
+    /// A strong validator over everything the representation shows that can
+    /// change: edits bump `version`, purchases move `stock`.
+    pub fn etag(&self) -> String {
+        format!("\"v{}-s{}\"", self.version, self.stock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sku_accepts_only_its_charset_and_length() {
+        for good in ["ABC", "TEA-001", &"A".repeat(40)] {
+            assert!(Sku::try_from(good.to_string()).is_ok(), "{good}");
+        }
+        for bad in [
+            "AB",
+            "abc-1",
+            "TEA 001",
+            "TEA_001",
+            "ÄBC",
+            &"A".repeat(41),
+            "",
+        ] {
+            assert!(Sku::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn category_accepts_only_its_charset_and_length() {
+        assert!(Category::try_from("tea-ware".to_string()).is_ok());
+        for bad in ["", "Tea", "tea ware", "tea/ware", &"a".repeat(51)] {
+            assert!(Category::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_limit_defaults_and_bounds() {
+        assert_eq!(PageLimit::parse(None), Ok(PageLimit::DEFAULT));
+        assert_eq!(PageLimit::parse(Some("1")).map(PageLimit::get), Ok(1));
+        assert_eq!(PageLimit::parse(Some("100")).map(PageLimit::get), Ok(100));
+        for bad in ["0", "101", "abc", "-1", "", "1.5", "1000"] {
+            assert!(PageLimit::parse(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The API's one error type and its one mapping to RFC 9457 problem+json.
+//!
+//! Handlers return `Result<_, ApiError>`; [`crate::http`] turns the `Err` into
+//! a response in exactly one place. Internal failures are logged with their
+//! cause and answered with a generic body: no stack trace, DynamoDB message or
+//! internal id ever reaches a client.
+
+use lambda_http::{http::StatusCode, Body, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// One invalid input, named by its JSON path (`price.amount`) or parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("request body is too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("internal error: {0}")]
+    Internal(#[from] StoreError),
+}
+
+/// The RFC 9457 body. `type` is a stable URI reference clients can switch on;
+/// `errors` is present only for validation problems.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadRequest(_) => ("/problems/bad-request", "Bad request"),
+            Self::NotFound(_) => ("/problems/not-found", "Not found"),
+            Self::PayloadTooLarge { .. } => ("/problems/payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType => {
+                ("/problems/unsupported-media-type", "Unsupported media type")
+            }
+            Self::Validation(_) => ("/problems/validation", "Invalid request"),
+            Self::Internal(_) => ("/problems/internal", "Internal server error"),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::BadRequest(detail) | Self::NotFound(detail) => detail.clone(),
+            Self::PayloadTooLarge { limit } => {
+                format!("the request body must be at most {limit} bytes")
+            }
+            Self::UnsupportedMediaType => "the request body must be application/json".into(),
+            Self::Validation(errors) => match errors.as_slice() {
+                [one] => format!("{}: {}", one.field, one.message),
+                many => format!("{} fields are invalid", many.len()),
+            },
+            // The cause is logged by `into_response`, never sent.
+            Self::Internal(_) => "the server could not complete the request".into(),
+        }
+    }
+
+    /// The single place an error becomes a response.
+    pub fn into_response(self) -> Response<Body> {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = %cause, "request failed");
+        }
+        let status = self.status();
+        let (kind, title) = self.kind_and_title();
+        let errors = match &self {
+            Self::Validation(errors) => Some(errors.as_slice()),
+            _ => None,
+        };
+        let problem = Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors,
+        };
+        crate::http::json_with_type(status, &problem, "application/problem+json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn body(response: &Response<Body>) -> Value {
+        serde_json::from_slice(response.body().as_ref()).expect("problem is JSON")
+    }
+
+    #[test]
+    fn validation_problem_lists_every_field() {
+        let response = ApiError::Validation(vec![
+            FieldError::new("limit", "must be between 1 and 100"),
+            FieldError::new("category", "must match [a-z0-9-]{1,50}"),
+        ])
+        .into_response();
+        assert_eq!(response.status(), 422);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let problem = body(&response);
+        assert_eq!(problem["status"], 422);
+        assert_eq!(problem["errors"][0]["field"], "limit");
+        assert_eq!(problem["errors"][1]["field"], "category");
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_cause() {
+        let cause = StoreError::Corrupt("pk PRODUCT#SECRET-1 lacks price".into());
+        let response = ApiError::Internal(cause).into_response();
+        assert_eq!(response.status(), 500);
+        let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(!text.contains("pk"), "{text}");
+        assert!(body(&response).get("errors").is_none());
+    }
+}

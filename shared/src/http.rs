@@ -1,0 +1,340 @@
+//! The HTTP edge every function shares: request/correlation ids, the body
+//! size limit, JSON parsing, conditional-request helpers, and the one place
+//! a handler's `Result` becomes a response and a log line.
+//!
+//! A handler is a plain `async fn(deps, Request) -> Result<Response, ApiError>`;
+//! `main` hands it to [`run`]. Tests call the handler directly.
+
+use std::{convert::Infallible, future::Future, time::Instant};
+
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    service_fn, Body, Request, RequestExt, Response,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use tracing::Instrument;
+
+use crate::error::{ApiError, FieldError};
+
+/// Bodies above this are refused with 413 before any handler runs.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_CORRELATION_ID: usize = 128;
+
+pub const REQUEST_ID: &str = "x-request-id";
+pub const CORRELATION_ID: &str = "x-correlation-id";
+
+/// Serves `handler` on the Lambda runtime until the process ends.
+pub async fn run<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    let handler = &handler;
+    lambda_http::run(service_fn(move |req: Request| respond(req, handler))).await
+}
+
+/// Runs one request through the shared edge. Never fails: every error is a
+/// problem+json response, because a raw `Err` would be an invocation error
+/// (a 502 from API Gateway) instead of a clean status.
+pub async fn respond<H, Fut>(req: Request, handler: &H) -> Result<Response<Body>, Infallible>
+where
+    H: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    let started = Instant::now();
+    let request_id = req
+        .lambda_context_ref()
+        .map(|ctx| ctx.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "local".into());
+    let correlation_id = req
+        .headers()
+        .get(CORRELATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid_correlation_id(v))
+        .map_or_else(|| request_id.clone(), str::to_string);
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("request", %request_id, %correlation_id);
+
+    let mut response = async {
+        let result = if body_bytes(&req).len() > MAX_BODY_BYTES {
+            Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            })
+        } else {
+            handler(req).await
+        };
+        result.unwrap_or_else(ApiError::into_response)
+    }
+    .instrument(span.clone())
+    .await;
+
+    let headers = response.headers_mut();
+    for (name, value) in [(REQUEST_ID, &request_id), (CORRELATION_ID, &correlation_id)] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    span.in_scope(|| {
+        tracing::info!(
+            method,
+            path,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    Ok(response)
+}
+
+/// Printable ASCII without spaces: safe to echo in a header and a log line.
+fn is_valid_correlation_id(value: &str) -> bool {
+    (1..=MAX_CORRELATION_ID).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+/// Parses a JSON body into `T`, the shared rules for every endpoint:
+/// not `application/json` → 415, invalid UTF-8 or malformed JSON → 400,
+/// well-formed JSON of the wrong shape (unknown field, bad value) → 422
+/// naming the field. `T` should `deny_unknown_fields`.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    parse_json(body_bytes(req))
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8".into()))?;
+    let malformed = |err: serde_json::Error| ApiError::BadRequest(format!("malformed JSON: {err}"));
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let field = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_data() {
+            let field = if field == "." { "body".into() } else { field };
+            ApiError::Validation(vec![FieldError::new(
+                field,
+                strip_position(&inner.to_string()),
+            )])
+        } else {
+            malformed(inner)
+        }
+    })?;
+    de.end().map_err(malformed)?;
+    Ok(value)
+}
+
+/// serde appends " at line 1 column 42", which is noise in a field message.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The first value of a query parameter.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
+/// A path parameter from the route template (`{sku}`).
+pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.path_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
+/// True when an `If-None-Match` header matches `etag` (weak comparison,
+/// RFC 9110 §13.1.2), so the client's copy is current.
+pub fn if_none_match(req: &Request, etag: &str) -> bool {
+    let strip = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let ours = strip(etag);
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || strip(tag) == ours)
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    json_with_type(status, value, "application/json")
+}
+
+pub(crate) fn json_with_type<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    content_type: &'static str,
+) -> Response<Body> {
+    // Serialising our own types cannot fail (no maps with non-string keys);
+    // if it ever did, an empty 500 is still better than a panic.
+    match serde_json::to_string(value) {
+        Ok(body) => {
+            let mut response = Response::new(Body::Text(body));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "response serialisation failed");
+            empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body_ {
+        quantity: u8,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        name: String,
+    }
+
+    fn request(content_type: Option<&str>, body: Body) -> Request {
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/x");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(body).expect("request")
+    }
+
+    fn status_of(result: Result<Body_, ApiError>) -> u16 {
+        result.expect_err("should fail").status().as_u16()
+    }
+
+    #[test]
+    fn parses_a_valid_body() {
+        let req = request(
+            Some("application/json; charset=utf-8"),
+            Body::Text(r#"{"quantity":3}"#.into()),
+        );
+        assert_eq!(json_body::<Body_>(&req).expect("valid").quantity, 3);
+    }
+
+    #[test]
+    fn maps_each_kind_of_bad_body_to_its_status() {
+        let json = Some("application/json");
+        let cases: [(Option<&str>, Body, u16); 7] = [
+            (None, Body::Text(r#"{"quantity":3}"#.into()), 415),
+            (
+                Some("text/plain"),
+                Body::Text(r#"{"quantity":3}"#.into()),
+                415,
+            ),
+            (json, Body::Text(r#"{"quantity":"#.into()), 400),
+            (json, Body::Binary(vec![b'{', 0xff, b'}']), 400),
+            (json, Body::Text(r#"{"quantity":3} trailing"#.into()), 400),
+            (json, Body::Text(r#"{"quantity":300}"#.into()), 422),
+            (json, Body::Text(r#"{"quantity":3,"price":1}"#.into()), 422),
+        ];
+        for (ct, body, status) in cases {
+            assert_eq!(status_of(json_body(&request(ct, body))), status);
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_the_nested_field() {
+        let req = request(
+            Some("application/json"),
+            Body::Text(r#"{"quantity":1,"inner":{"name":"a","x":1}}"#.into()),
+        );
+        match json_body::<Body_>(&req) {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors[0].field, "inner.x");
+                assert!(errors[0].message.contains("unknown field `x`"));
+                assert!(!errors[0].message.contains("line"));
+            }
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists_and_star() {
+        let with = |value: &str| {
+            lambda_http::http::Request::builder()
+                .header("if-none-match", value)
+                .body(Body::Empty)
+                .expect("request")
+        };
+        assert!(if_none_match(&with("\"v1-s2\""), "\"v1-s2\""));
+        assert!(if_none_match(&with("W/\"v1-s2\""), "\"v1-s2\""));
+        assert!(if_none_match(&with("\"a\", \"v1-s2\""), "\"v1-s2\""));
+        assert!(if_none_match(&with("*"), "\"v1-s2\""));
+        assert!(!if_none_match(&with("\"v1-s3\""), "\"v1-s2\""));
+    }
+
+    #[test]
+    fn correlation_ids_must_be_short_printable_ascii() {
+        assert!(is_valid_correlation_id("order-7f3a:retry.2"));
+        assert!(!is_valid_correlation_id(""));
+        assert!(!is_valid_correlation_id("has space"));
+        assert!(!is_valid_correlation_id("line\nbreak"));
+        assert!(!is_valid_correlation_id(&"x".repeat(129)));
+    }
+
+    #[tokio::test]
+    async fn respond_turns_errors_into_problems_and_tags_every_response() {
+        let handler = |_req: Request| async { Err(ApiError::NotFound("no such thing".into())) };
+        let req = lambda_http::http::Request::builder()
+            .header(CORRELATION_ID, "abc-123")
+            .body(Body::Empty)
+            .expect("request");
+        let response = respond(req, &handler).await.expect("infallible");
+        assert_eq!(response.status(), 404);
+        assert_eq!(response.headers()[CORRELATION_ID], "abc-123");
+        assert!(response.headers().contains_key(REQUEST_ID));
+    }
+
+    #[tokio::test]
+    async fn respond_refuses_oversized_bodies_before_the_handler() {
+        let handler = |_req: Request| async { Ok(empty(StatusCode::OK)) };
+        let req = lambda_http::http::Request::builder()
+            .body(Body::Text("x".repeat(MAX_BODY_BYTES + 1)))
+            .expect("request");
+        let response = respond(req, &handler).await.expect("infallible");
+        assert_eq!(response.status(), 413);
+    }
+}

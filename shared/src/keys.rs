@@ -1,0 +1,124 @@
+//! The DynamoDB key schema: the only module that spells a key.
+//!
+//! One table (`pk`/`sk`), two overloaded GSIs. `template.yaml` declares the
+//! same attribute and index names; the local stack creates the table from the
+//! template, so an integration test that queries an index here fails if the
+//! two drift apart.
+//!
+//! | item          | pk                 | sk        | gsi1 (pk / sk)                | gsi2 (pk / sk)                        |
+//! |---------------|--------------------|-----------|-------------------------------|---------------------------------------|
+//! | live product  | `PRODUCT#<sku>`    | `PRODUCT` | `CATALOG` / `PRODUCT#<sku>`   | `CATEGORY#<category>` / `PRODUCT#<sku>` |
+//! | deleted product | same             | same      | (removed: sparse)             | (removed: sparse)                     |
+//!
+//! Soft-deleted products drop their GSI attributes, so listings never see
+//! them and need no filter (a filter would still pay for the read).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{Category, Sku};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// The table's TTL attribute (epoch seconds).
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// A global secondary index and its key attribute names.
+#[derive(Debug, Clone, Copy)]
+pub struct Index {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+pub const GSI1: Index = Index {
+    name: "gsi1",
+    pk: "gsi1pk",
+    sk: "gsi1sk",
+};
+
+pub const GSI2: Index = Index {
+    name: "gsi2",
+    pk: "gsi2pk",
+    sk: "gsi2sk",
+};
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub mod product {
+    use super::*;
+
+    const SK_VALUE: &str = "PRODUCT";
+    const CATALOG: &str = "CATALOG";
+
+    fn pk(sku: &Sku) -> String {
+        format!("PRODUCT#{sku}")
+    }
+
+    fn sort(sku: &Sku) -> String {
+        format!("PRODUCT#{sku}")
+    }
+
+    fn category_pk(category: &Category) -> String {
+        format!("CATEGORY#{}", category.as_str())
+    }
+
+    /// The primary key of a product item.
+    pub fn key(sku: &Sku) -> Item {
+        HashMap::from([(PK.into(), s(pk(sku))), (SK.into(), s(SK_VALUE))])
+    }
+
+    /// Primary key plus the index attributes that make a product listable.
+    pub fn listed_key(sku: &Sku, category: &Category) -> Item {
+        let mut item = key(sku);
+        item.insert(GSI1.pk.into(), s(CATALOG));
+        item.insert(GSI1.sk.into(), s(sort(sku)));
+        item.insert(GSI2.pk.into(), s(category_pk(category)));
+        item.insert(GSI2.sk.into(), s(sort(sku)));
+        item
+    }
+
+    /// Which index a listing reads and its partition value.
+    pub fn listing(category: Option<&Category>) -> (Index, AttributeValue) {
+        match category {
+            Some(category) => (GSI2, s(category_pk(category))),
+            None => (GSI1, s(CATALOG)),
+        }
+    }
+
+    /// `ExclusiveStartKey` that resumes a listing right after `sku`.
+    pub fn resume_after(sku: &Sku, category: Option<&Category>) -> Item {
+        let mut start = key(sku);
+        let (index, partition) = listing(category);
+        start.insert(index.pk.into(), partition);
+        start.insert(index.sk.into(), s(sort(sku)));
+        start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sku() -> Sku {
+        Sku::try_from("TEA-001".to_string()).expect("valid")
+    }
+
+    #[test]
+    fn resume_key_matches_the_listed_item_on_the_index_it_reads() {
+        let category = Category::try_from("tea".to_string()).expect("valid");
+        let listed = product::listed_key(&sku(), &category);
+        for cat in [None, Some(&category)] {
+            let start = product::resume_after(&sku(), cat);
+            let (index, _) = product::listing(cat);
+            for attr in [PK, SK, index.pk, index.sk] {
+                assert_eq!(start.get(attr), listed.get(attr), "{attr}");
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Quiet Engine's common crate. Every Lambda links it; it owns everything two
+//! functions would otherwise each get slightly wrong:
+//!
+//! - [`config`]: settings read once from the environment at init.
+//! - [`domain`]: types that can only hold valid values (parse, don't validate).
+//! - [`error`]: the one API error enum and its one mapping to problem+json.
+//! - [`http`]: the edge every HTTP function shares (body limits, JSON parsing,
+//!   request/correlation ids, the per-request log line).
+//! - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
+//! - [`store`]: repositories over DynamoDB, one trait per capability.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::ApiError;

@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""The local stack: DynamoDB/SQS emulator, seeded data, and every function
+under `cargo lambda watch`, serving the template's routes.
+
+    stack.py emulator [--port 0] [--table NAME]
+        Starts moto single-threaded, creates the table and queues that
+        template.yaml declares, prints `emulator ready: <url>`, and runs until
+        its stdin closes (so it dies with whatever started it) or it is killed.
+
+    stack.py dev [--port 3000] [--emulator-port 4566] [--state-dir .local/dev]
+                 [--ignore-changes] [--concurrency 64]
+        What `make dev` runs. Prints `ready: http://127.0.0.1:<port>` once every
+        route answers; Ctrl-C stops every process it started.
+
+moto's default threaded server corrupts state under concurrent requests, so
+it is served with werkzeug's single-threaded server. Everything the stack
+writes goes under the git-ignored .local/ folder: `cargo lambda watch`
+restarts every function when a tracked file changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The venv this script runs in holds cargo-lambda too (see the Makefile).
+VENV_BIN = Path(sys.executable).parent
+REGION = "us-east-1"
+DEFAULT_TABLE = "quiet-engine"
+# Dummy credentials: the emulator accepts anything, but the SDK must sign.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def log(message: str) -> None:
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+# --- template ---------------------------------------------------------------
+
+
+def load_template() -> dict:
+    from cfnlint.decode import decode
+
+    template, errors = decode(str(ROOT / "template.yaml"))
+    if errors:
+        raise SystemExit(f"template.yaml does not parse: {errors}")
+    return template
+
+
+def resources_of(template: dict, kind: str) -> dict[str, dict]:
+    return {
+        name: resource.get("Properties", {})
+        for name, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == kind
+    }
+
+
+def create_resources(endpoint: str, table_name: str) -> None:
+    """Creates exactly the tables and queues template.yaml declares."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+    )
+    template = load_template()
+
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    tables = resources_of(template, "AWS::DynamoDB::Table")
+    if len(tables) != 1:
+        raise SystemExit(f"expected one table in template.yaml, found {len(tables)}")
+    for props in tables.values():
+        spec = {
+            key: props[key]
+            for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")
+            if key in props
+        }
+        dynamodb.create_table(
+            TableName=table_name, BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"), **spec
+        )
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(
+                TableName=table_name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+            )
+
+    # Queues are named after their logical ids; DLQs first, so a redrive
+    # policy's Fn::GetAtt can be resolved to an ARN that exists.
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    queues = resources_of(template, "AWS::SQS::Queue")
+    arns: dict[str, str] = {}
+    for name, props in sorted(queues.items(), key=lambda kv: "RedrivePolicy" in kv[1]):
+        attributes = {
+            key: str(props[key])
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+            if key in props
+        }
+        if "RedrivePolicy" in props:
+            policy = dict(props["RedrivePolicy"])
+            target = policy["deadLetterTargetArn"]
+            if isinstance(target, dict) and "Fn::GetAtt" in target:
+                policy["deadLetterTargetArn"] = arns[target["Fn::GetAtt"][0]]
+            attributes["RedrivePolicy"] = json.dumps(policy)
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+
+
+# --- emulator ---------------------------------------------------------------
+
+
+def emulator(args: argparse.Namespace) -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", args.port, app, threaded=False, processes=1)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    create_resources(endpoint, args.table)
+    print(f"emulator ready: {endpoint}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Exit when whoever started us goes away (their end of stdin closes).
+    try:
+        sys.stdin.read()
+    except KeyboardInterrupt:
+        pass
+
+
+# --- dev --------------------------------------------------------------------
+
+
+def routes() -> list[tuple[str, str, str]]:
+    """(method, path, function) from the workspace's watch router."""
+    manifest = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    return [
+        (entry["method"], path, entry["function"])
+        for path, entries in router.items()
+        for entry in entries
+    ]
+
+
+# Every instance `cargo lambda watch` starts opens its own inotify instance
+# watching the whole repo; Linux's defaults (128 instances per user) run out
+# after a few busy functions and the starved instances fail their requests.
+INOTIFY_LIMITS = {"max_user_instances": 1024, "max_user_watches": 524288}
+
+
+def ensure_inotify_headroom() -> None:
+    for name, wanted in INOTIFY_LIMITS.items():
+        path = Path("/proc/sys/fs/inotify") / name
+        try:
+            current = int(path.read_text())
+        except (OSError, ValueError):
+            return  # not Linux, or not visible: nothing to do
+        if current >= wanted:
+            continue
+        try:
+            path.write_text(f"{wanted}\n")
+            log(f"raised fs.inotify.{name} from {current} to {wanted}")
+        except OSError:
+            log(
+                f"warning: fs.inotify.{name} is {current}; under load some function "
+                f"instances may fail. Raise it with: sudo sysctl fs.inotify.{name}={wanted}"
+            )
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def route_answers(base: str, method: str, path: str) -> bool:
+    """A route answers when one of our functions produced the response:
+    every response of ours carries x-request-id, whatever its status."""
+    probe = re.sub(r"\{[^}]+\}", "READY-PROBE", path)
+    request = urllib.request.Request(base + probe, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return "x-request-id" in response.headers
+    except urllib.error.HTTPError as error:
+        return "x-request-id" in error.headers
+    except OSError:
+        return False
+
+
+class Stack:
+    """The processes of one local stack, stopped together."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.state = (ROOT / args.state_dir).resolve()
+        self.pidfile = self.state / "stack.pid"
+        self.children: list[subprocess.Popen] = []
+
+    def claim(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        if self.pidfile.exists():
+            try:
+                pid = int(self.pidfile.read_text().split()[0])
+            except (ValueError, IndexError):
+                pid = 0
+            if pid and pid != os.getpid() and pid_alive(pid):
+                raise SystemExit(
+                    f"stack: a local stack is already running (pid {pid}, state in "
+                    f"{self.state.relative_to(ROOT)}). Use it, or stop it with Ctrl-C "
+                    f"in its terminal (or `kill {pid}`) before starting another."
+                )
+        for port in (self.args.port, self.args.emulator_port):
+            if port and port_in_use(port):
+                raise SystemExit(
+                    f"stack: port {port} is already in use by another program; "
+                    "stop it or choose another port (PORT=... / EMULATOR_PORT=...)."
+                )
+        self.pidfile.write_text(f"{os.getpid()}\n")
+
+    def spawn(self, argv: list[str], log_name: str, **kwargs) -> subprocess.Popen:
+        """Starts a child in its own session (so Ctrl-C reaches us, and we
+        stop it whole) with its output appended to a log under the state dir."""
+        log_file = open(self.state / log_name, "ab")
+        kwargs.setdefault("stdout", log_file)
+        child = subprocess.Popen(
+            argv, stderr=log_file, start_new_session=True, cwd=ROOT, **kwargs
+        )
+        self.children.append(child)
+        return child
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.poll() is None:
+                try:
+                    os.killpg(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for child in self.children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        if self.pidfile.exists() and self.pidfile.read_text().split()[:1] == [str(os.getpid())]:
+            self.pidfile.unlink()
+
+    def start_emulator(self) -> str:
+        child = self.spawn(
+            [sys.executable, str(Path(__file__).resolve()), "emulator",
+             "--port", str(self.args.emulator_port), "--table", self.args.table],
+            "emulator.log",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("emulator ready: "):
+                return line.split(": ", 1)[1].strip()
+        raise SystemExit(f"stack: the emulator failed; see {self.state / 'emulator.log'}")
+
+    def function_env(self, endpoint: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(LOCAL_CREDENTIALS)
+        env.update(
+            {
+                "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": endpoint,
+                "TABLE_NAME": self.args.table,
+                # Generated per run, never committed: cursors from an earlier
+                # run are rejected, as they would be after a key rotation.
+                "CURSOR_SECRET": secrets.token_hex(32),
+                "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            }
+        )
+        return env
+
+    def run(self) -> int:
+        args = self.args
+        self.claim()
+        ensure_inotify_headroom()
+        endpoint = self.start_emulator()
+        print(f"emulator: {endpoint}", flush=True)
+        env = self.function_env(endpoint)
+
+        log("building functions and tools")
+        subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT, env=env, check=True)
+        subprocess.run([str(ROOT / "target/debug/seed")], cwd=ROOT, env=env, check=True)
+
+        # Run cargo-lambda directly (not as `cargo lambda`, which would reset
+        # CARGO) so instances start through tools/watch-cargo.
+        env["QUIET_REAL_CARGO"] = shutil.which("cargo") or "cargo"
+        env["CARGO"] = str(ROOT / "tools" / "watch-cargo")
+        watch = [
+            "cargo-lambda", "lambda", "watch",
+            "--invoke-address", "127.0.0.1",
+            "--invoke-port", str(args.port),
+            "--concurrency", str(args.concurrency),
+        ]
+        if args.ignore_changes:
+            watch.append("--ignore-changes")
+            # Nothing will change: instances exec the binaries built above.
+            env["QUIET_PREBUILT"] = "1"
+        log(f"starting cargo lambda watch (log: {self.state.relative_to(ROOT)}/watch.log)")
+        # Function logs (JSON lines, one per request) land in watch.log too.
+        watcher = self.spawn(watch, "watch.log", env=env)
+
+        base = f"http://127.0.0.1:{args.port}"
+        pending = routes()
+        deadline = time.monotonic() + args.ready_timeout
+        while pending:
+            if watcher.poll() is not None:
+                raise SystemExit(f"stack: cargo lambda watch exited; see {self.state}/watch.log")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"stack: routes never answered: {pending}")
+            pending = [r for r in pending if not route_answers(base, r[0], r[1])]
+            if pending:
+                time.sleep(0.5)
+        print(f"ready: {base}", flush=True)
+        return watcher.wait()
+
+
+def dev(args: argparse.Namespace) -> None:
+    stack = Stack(args)
+
+    def shutdown(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        code = stack.run()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        stack.stop()
+    sys.exit(code)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    emu = commands.add_parser("emulator", help="run the DynamoDB/SQS emulator only")
+    emu.add_argument("--port", type=int, default=4566)
+    emu.add_argument("--table", default=DEFAULT_TABLE)
+    emu.set_defaults(func=emulator)
+
+    run = commands.add_parser("dev", help="run the whole local stack")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", 3000)))
+    run.add_argument("--emulator-port", type=int, default=int(os.environ.get("EMULATOR_PORT", 4566)))
+    run.add_argument("--table", default=DEFAULT_TABLE)
+    run.add_argument("--state-dir", default=".local/dev")
+    run.add_argument("--concurrency", type=int, default=64)
+    run.add_argument("--ignore-changes", action="store_true")
+    run.add_argument("--ready-timeout", type=float, default=900)
+    run.set_defaults(func=dev)
+
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

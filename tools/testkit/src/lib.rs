@@ -1,0 +1,149 @@
+//! Test support for in-process integration tests.
+//!
+//! Each test binary gets one real emulator (moto, single-threaded), started
+//! on first use by `tools/stack.py emulator` with the table `template.yaml`
+//! declares. The emulator exits when its stdin closes, i.e. when the test
+//! binary exits, so no test has to remember to stop it. Tests share the
+//! table and stay independent by using their own SKUs and categories
+//! ([`unique`]).
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        OnceLock,
+    },
+};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use quiet_core::{domain::CursorKey, Config};
+
+pub const REGION: &str = "us-east-1";
+const TABLE: &str = "quiet-engine-test";
+
+pub struct Emulator {
+    pub endpoint: String,
+    _process: Child,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shared emulator of this test binary, started on first call.
+pub fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(start)
+}
+
+fn start() -> Emulator {
+    let root = repo_root();
+    // Set by the Makefile to its venv's python (moto lives there).
+    let python = std::env::var("QUIET_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut process = Command::new(&python)
+        .arg(root.join("tools/stack.py"))
+        .args(["emulator", "--port", "0", "--table", TABLE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| {
+            panic!("cannot start the emulator with {python}: {err}; run `make test`")
+        });
+    let stdout = process.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let endpoint = loop {
+        let line = lines
+            .next()
+            .expect("the emulator exited before it was ready (moto missing? run `make test`)")
+            .expect("read emulator output");
+        if let Some(url) = line.strip_prefix("emulator ready: ") {
+            break url.trim().to_string();
+        }
+    };
+    Emulator {
+        endpoint,
+        _process: process,
+    }
+}
+
+/// A config pointing at this binary's emulator, as a function would read it.
+pub fn config() -> Config {
+    let endpoint = emulator().endpoint.clone();
+    Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(TABLE.into()),
+        "AWS_REGION" => Some(REGION.into()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        "CURSOR_SECRET" => Some("testkit-cursor-secret-0123456789abcdef".into()),
+        _ => None,
+    })
+    .expect("test config is complete")
+}
+
+pub fn cursor_key() -> CursorKey {
+    config().cursor_key
+}
+
+/// A DynamoDB client for the emulator with fixed dummy credentials, built
+/// per test because SDK clients hold connections bound to one tokio runtime.
+pub fn dynamodb() -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(&emulator().endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "testkit"))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+pub fn table() -> &'static str {
+    TABLE
+}
+
+/// A name no other test in this run uses: `prefix` plus process id and a
+/// counter, in the charset of SKUs when `prefix` is upper case and of
+/// categories when it is lower case.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// A valid new product for tests, in `category` with `stock` units.
+pub fn new_product(sku: &str, category: &str, stock: u64) -> quiet_core::store::NewProduct {
+    serde_json::from_value(serde_json::json!({
+        "sku": sku,
+        "name": format!("Test product {sku} 🧪"),
+        "description": "Made by a test.",
+        "category": category,
+        "price": {"amount": 1234, "currency": "USD"},
+        "stock": stock,
+    }))
+    .expect("test product is valid")
+}
+
+/// Creates `count` products in a fresh category; returns (category, SKUs in
+/// SKU order).
+pub async fn seed_category(
+    store: &quiet_core::store::DynamoProducts,
+    count: usize,
+) -> (String, Vec<String>) {
+    use quiet_core::store::ProductStore;
+    let category = unique("cat").to_lowercase();
+    let mut skus = Vec::with_capacity(count);
+    for i in 0..count {
+        let sku = format!("{}-{i:03}", unique("T").to_uppercase());
+        store
+            .create(&new_product(&sku, &category, 5), "2026-01-01T00:00:00Z")
+            .await
+            .expect("create test product");
+        skus.push(sku);
+    }
+    skus.sort();
+    (category, skus)
+}
+
+pub fn products() -> quiet_core::store::DynamoProducts {
+    quiet_core::store::DynamoProducts::new(dynamodb(), table())
+}
