@@ -310,8 +310,12 @@ class Stack:
         env = self.function_env(endpoint)
 
         log("building functions and tools")
-        subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT, env=env, check=True)
-        subprocess.run([str(ROOT / "target/debug/seed")], cwd=ROOT, env=env, check=True)
+        for step, argv in (
+            ("build", ["cargo", "build", "--workspace", "--bins"]),
+            ("seed", [str(ROOT / "target/debug/seed")]),
+        ):
+            if subprocess.run(argv, cwd=ROOT, env=env).returncode != 0:
+                raise SystemExit(f"stack: {step} failed (see above)")
 
         # Run cargo-lambda directly (not as `cargo lambda`, which would reset
         # CARGO) so instances start through tools/watch-cargo.
@@ -352,6 +356,9 @@ def dev(args: argparse.Namespace) -> None:
     def shutdown(*_):
         raise KeyboardInterrupt
 
+    # Explicit for SIGINT too: a shell that starts us in the background
+    # hands us SIGINT ignored, and Ctrl-C must still stop everything.
+    signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
     try:
         code = stack.run()
