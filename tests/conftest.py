@@ -19,10 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("E2E_PORT", 3300))
 
 
+STATE_DIR = ROOT / ".local" / "e2e"
+ADMIN = {"email": "admin@quiet.local", "password": "quiet-admin-password"}
+
+
 class Stack:
     def __init__(self, base: str, emulator: str):
         self.base = base
         self.emulator = emulator
+        self.state = STATE_DIR
         self.http = requests.Session()
 
     def url(self, path: str) -> str:
@@ -33,6 +38,33 @@ class Stack:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         return self.http.request(method, self.url(path), timeout=30, **kwargs)
+
+    def post(self, path: str, body=None, token: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        return self.request("POST", path, json=body, headers=headers, **kwargs)
+
+    def login(self, email: str, password: str) -> dict:
+        response = self.post("/v1/auth/login", {"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def new_customer(self, password: str = "correct horse battery staple") -> dict:
+        """Registers a fresh customer and logs in: {email, password, user, tokens}."""
+        import uuid
+
+        email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
+        response = self.post(
+            "/v1/auth/register", {"email": email, "password": password, "name": "Test Customer"}
+        )
+        assert response.status_code == 201, response.text
+        return {
+            "email": email,
+            "password": password,
+            "user": response.json(),
+            "tokens": self.login(email, password),
+        }
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +79,7 @@ def stack():
         "--concurrency", "64",
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    # Everything from a previous run is replaced; logs start empty.
     base = emulator = None
     deadline = time.monotonic() + 1200
     assert process.stdout is not None
@@ -71,6 +104,16 @@ def stack():
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def admin_token(stack) -> str:
+    return stack.login(ADMIN["email"], ADMIN["password"])["access_token"]
+
+
+@pytest.fixture()
+def customer(stack) -> dict:
+    return stack.new_customer()
 
 
 def catalog() -> list[dict]:

@@ -7,6 +7,10 @@ under `cargo lambda watch`, serving the template's routes.
         template.yaml declares, prints `emulator ready: <url>`, and runs until
         its stdin closes (so it dies with whatever started it) or it is killed.
 
+    stack.py keygen
+        Prints a new Ed25519 key pair (private JWK for SSM, public JWKS for
+        the template's JwtJwks parameter) for a deployment.
+
     stack.py dev [--port 3000] [--emulator-port 4566] [--state-dir .local/dev]
                  [--ignore-changes] [--concurrency 64]
         What `make dev` runs. Prints `ready: http://127.0.0.1:<port>` once every
@@ -119,6 +123,55 @@ def create_resources(endpoint: str, table_name: str) -> None:
         arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+
+
+# --- keys -------------------------------------------------------------------
+
+SIGNING_KEY_PARAMETER = "/quiet-engine/jwt-signing-key"
+TOKEN_ISSUER = "quiet-engine"
+TOKEN_AUDIENCE = "quiet-engine-api"
+
+
+def b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def new_signing_key() -> tuple[dict, dict]:
+    """A fresh Ed25519 key pair as (private JWK, public JWKS). Generated at
+    every start and never written anywhere git tracks."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    d = key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    x = key.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+    public = {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "kid": "local-" + hashlib.sha256(x).hexdigest()[:12],
+        "x": b64url(x),
+        "alg": "EdDSA",
+        "use": "sig",
+    }
+    return dict(public, d=b64url(d)), {"keys": [public]}
+
+
+def store_signing_key(endpoint: str, private_jwk: dict) -> None:
+    import boto3
+
+    ssm = boto3.client(
+        "ssm", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )
+    ssm.put_parameter(
+        Name=SIGNING_KEY_PARAMETER, Type="SecureString",
+        Value=json.dumps(private_jwk), Overwrite=True,
+    )
 
 
 # --- emulator ---------------------------------------------------------------
@@ -284,6 +337,10 @@ class Stack:
         raise SystemExit(f"stack: the emulator failed; see {self.state / 'emulator.log'}")
 
     def function_env(self, endpoint: str) -> dict[str, str]:
+        private_jwk, jwks = new_signing_key()
+        store_signing_key(endpoint, private_jwk)
+        # For tests that forge tokens; the state dir is git-ignored.
+        (self.state / "jwt-signing-key.json").write_text(json.dumps(private_jwk))
         env = dict(os.environ)
         env.update(LOCAL_CREDENTIALS)
         env.update(
@@ -295,6 +352,10 @@ class Stack:
                 # Generated per run, never committed: cursors from an earlier
                 # run are rejected, as they would be after a key rotation.
                 "CURSOR_SECRET": secrets.token_hex(32),
+                "JWT_ISSUER": TOKEN_ISSUER,
+                "JWT_AUDIENCE": TOKEN_AUDIENCE,
+                "JWT_JWKS": json.dumps(jwks),
+                "JWT_SIGNING_KEY_PARAMETER": SIGNING_KEY_PARAMETER,
                 "AWS_LAMBDA_LOG_FORMAT": "JSON",
                 "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
             }
@@ -369,6 +430,14 @@ def dev(args: argparse.Namespace) -> None:
     sys.exit(code)
 
 
+def keygen(_args: argparse.Namespace) -> None:
+    """Prints a new key pair for a deployment: the private JWK for the SSM
+    SecureString, and the public JWKS for the JwtJwks parameter."""
+    private_jwk, jwks = new_signing_key()
+    private_jwk["kid"] = jwks["keys"][0]["kid"] = private_jwk["kid"].replace("local-", "key-")
+    print(json.dumps({"private_jwk": private_jwk, "jwks": jwks}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -387,6 +456,9 @@ def main() -> None:
     run.add_argument("--ignore-changes", action="store_true")
     run.add_argument("--ready-timeout", type=float, default=900)
     run.set_defaults(func=dev)
+
+    gen = commands.add_parser("keygen", help="print a new token signing key pair")
+    gen.set_defaults(func=keygen)
 
     args = parser.parse_args()
     args.func(args)

@@ -5,7 +5,10 @@
 //! cause and answered with a generic body: no stack trace, DynamoDB message or
 //! internal id ever reaches a client.
 
-use lambda_http::{http::StatusCode, Body, Response};
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    Body, Response,
+};
 use serde::Serialize;
 
 use crate::store::StoreError;
@@ -30,8 +33,24 @@ impl FieldError {
 pub enum ApiError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Missing, malformed, expired or forged credentials: always the same body.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Valid credentials, wrong role.
+    #[error("forbidden")]
+    Forbidden,
     #[error("not found: {0}")]
     NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// `If-Match` names a version that is no longer current.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A write that needs `If-Match` came without it.
+    #[error("precondition required")]
+    PreconditionRequired,
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("request body is too large")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
@@ -56,6 +75,10 @@ struct Problem<'a> {
 }
 
 impl ApiError {
+    pub fn product_not_found() -> Self {
+        Self::NotFound("no product with that SKU".into())
+    }
+
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }
@@ -63,7 +86,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -74,7 +103,15 @@ impl ApiError {
     fn kind_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Self::BadRequest(_) => ("/problems/bad-request", "Bad request"),
+            Self::Unauthorized => ("/problems/unauthorized", "Unauthorized"),
+            Self::Forbidden => ("/problems/forbidden", "Forbidden"),
             Self::NotFound(_) => ("/problems/not-found", "Not found"),
+            Self::Conflict(_) => ("/problems/conflict", "Conflict"),
+            Self::PreconditionFailed => ("/problems/precondition-failed", "Precondition failed"),
+            Self::PreconditionRequired => {
+                ("/problems/precondition-required", "Precondition required")
+            }
+            Self::TooManyRequests { .. } => ("/problems/too-many-requests", "Too many requests"),
             Self::PayloadTooLarge { .. } => ("/problems/payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType => {
                 ("/problems/unsupported-media-type", "Unsupported media type")
@@ -86,7 +123,20 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            Self::BadRequest(detail) | Self::NotFound(detail) => detail.clone(),
+            Self::BadRequest(detail) | Self::NotFound(detail) | Self::Conflict(detail) => {
+                detail.clone()
+            }
+            Self::Unauthorized => "valid credentials are required".into(),
+            Self::Forbidden => "your account may not do this".into(),
+            Self::PreconditionFailed => {
+                "the resource has changed since you read it; fetch it again".into()
+            }
+            Self::PreconditionRequired => {
+                "send If-Match with the ETag of the version you are changing".into()
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                format!("too many attempts; try again in {retry_after_secs} seconds")
+            }
             Self::PayloadTooLarge { limit } => {
                 format!("the request body must be at most {limit} bytes")
             }
@@ -118,7 +168,19 @@ impl ApiError {
             detail: self.detail(),
             errors,
         };
-        crate::http::json_with_type(status, &problem, "application/problem+json")
+        let mut response =
+            crate::http::json_with_type(status, &problem, "application/problem+json");
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
     }
 }
 

@@ -9,6 +9,7 @@ use std::{convert::Infallible, future::Future, time::Instant};
 
 use lambda_http::{
     http::{header, HeaderValue, StatusCode},
+    request::RequestContext,
     service_fn, Body, Request, RequestExt, Response,
 };
 use serde::{de::DeserializeOwned, Serialize};
@@ -53,8 +54,7 @@ where
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_valid_correlation_id(v))
         .map_or_else(|| request_id.clone(), str::to_string);
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
+    let route = route_of(&req);
     let span = tracing::info_span!("request", %request_id, %correlation_id);
 
     let mut response = async {
@@ -82,14 +82,25 @@ where
     );
     span.in_scope(|| {
         tracing::info!(
-            method,
-            path,
+            route,
             status = response.status().as_u16(),
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             "request"
         );
     });
     Ok(response)
+}
+
+/// API Gateway's route key (`GET /v1/products/{sku}`), so log lines group by
+/// endpoint; the local emulator sends `$default`, so fall back to the path.
+fn route_of(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.route_key.clone().filter(|key| key != "$default")
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| format!("{} {}", req.method(), req.uri().path()))
 }
 
 /// Printable ASCII without spaces: safe to echo in a header and a log line.
@@ -165,6 +176,14 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|params| params.first(name))
 }
 
+/// The `{sku}` of a product route. A segment that cannot be a SKU names
+/// no product: 404, like an unknown one.
+pub fn sku_param(req: &Request) -> Result<crate::domain::Sku, ApiError> {
+    path_param(req, "sku")
+        .and_then(|raw| crate::domain::Sku::try_from(raw.to_string()).ok())
+        .ok_or_else(ApiError::product_not_found)
+}
+
 /// True when an `If-None-Match` header matches `etag` (weak comparison,
 /// RFC 9110 §13.1.2), so the client's copy is current.
 pub fn if_none_match(req: &Request, etag: &str) -> bool {
@@ -176,6 +195,41 @@ pub fn if_none_match(req: &Request, etag: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|tag| tag.trim() == "*" || strip(tag) == ours)
+}
+
+/// What a write's `If-Match` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// A strong ETag of ours, naming this version.
+    Version(u64),
+}
+
+/// Reads the `If-Match` precondition of a write: absent → 428; a weak,
+/// foreign or malformed tag can never match a current version → 412.
+pub fn if_match(req: &Request, version_of: fn(&str) -> Option<u64>) -> Result<IfMatch, ApiError> {
+    let value = req
+        .headers()
+        .get(header::IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?
+        .to_str()
+        .map_err(|_| ApiError::PreconditionFailed)?
+        .trim();
+    if value == "*" {
+        return Ok(IfMatch::Any);
+    }
+    version_of(value)
+        .map(IfMatch::Version)
+        .ok_or(ApiError::PreconditionFailed)
+}
+
+/// Responses that depend on who asked must not be cached by anyone.
+pub fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {

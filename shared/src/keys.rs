@@ -9,7 +9,16 @@
 //! |---------------|--------------------|-----------|-------------------------------|---------------------------------------|
 //! | live product  | `PRODUCT#<sku>`    | `PRODUCT` | `CATALOG` / `PRODUCT#<sku>`   | `CATEGORY#<category>` / `PRODUCT#<sku>` |
 //! | deleted product | same             | same      | (removed: sparse)             | (removed: sparse)                     |
+//! | user          | `USER#<id>`        | `PROFILE` |                               |                                       |
+//! | email guard   | `EMAIL#<email>`    | `EMAIL`   |                               |                                       |
+//! | login failures| `LOGINFAIL#<email>`| `LOGINFAIL` |                             |                                       |
+//! | token family  | `FAMILY#<id>`      | `FAMILY`  |                               |                                       |
+//! | refresh token | `REFRESH#<sha256>` | `REFRESH` |                               |                                       |
 //!
+//! The email guard makes emails unique (written in the same transaction as
+//! the user, conditional on not existing) and carries what login needs
+//! (user id, role, password hash), so login is one read. Refresh tokens are
+//! stored only as their SHA-256.
 //! Soft-deleted products drop their GSI attributes, so listings never see
 //! them and need no filter (a filter would still pay for the read).
 
@@ -83,6 +92,14 @@ pub mod product {
         item
     }
 
+    /// The category index attribute, for moving a product between categories.
+    pub fn category_partition(category: &Category) -> (&'static str, AttributeValue) {
+        (GSI2.pk, s(category_pk(category)))
+    }
+
+    /// The index attributes a soft delete removes, making listings skip it.
+    pub const LISTING_ATTRIBUTES: [&str; 4] = [GSI1.pk, GSI1.sk, GSI2.pk, GSI2.sk];
+
     /// Which index a listing reads and its partition value.
     pub fn listing(category: Option<&Category>) -> (Index, AttributeValue) {
         match category {
@@ -98,6 +115,42 @@ pub mod product {
         start.insert(index.pk.into(), partition);
         start.insert(index.sk.into(), s(sort(sku)));
         start
+    }
+}
+
+/// One item per key: `pk` plus a fixed `sk`.
+fn single(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.into(), s(pk)), (SK.into(), s(sk))])
+}
+
+pub mod account {
+    use super::*;
+    use crate::auth::{Email, UserId};
+
+    pub fn user(id: &UserId) -> Item {
+        single(format!("USER#{}", id.as_str()), "PROFILE")
+    }
+
+    pub fn email(email: &Email) -> Item {
+        single(format!("EMAIL#{}", email.as_str()), "EMAIL")
+    }
+
+    pub fn login_failures(email: &Email) -> Item {
+        single(format!("LOGINFAIL#{}", email.as_str()), "LOGINFAIL")
+    }
+}
+
+pub mod session {
+    use super::*;
+
+    /// A refresh-token family: every token rotated from one login.
+    pub fn family(id: &str) -> Item {
+        single(format!("FAMILY#{id}"), "FAMILY")
+    }
+
+    /// A refresh token, by the hex SHA-256 of its value.
+    pub fn refresh_token(hash: &str) -> Item {
+        single(format!("REFRESH#{hash}"), "REFRESH")
     }
 }
 

@@ -1,6 +1,7 @@
 //! Quiet Engine's common crate. Every Lambda links it; it owns everything two
 //! functions would otherwise each get slightly wrong:
 //!
+//! - [`auth`]: accounts, access tokens, roles.
 //! - [`config`]: settings read once from the environment at init.
 //! - [`domain`]: types that can only hold valid values (parse, don't validate).
 //! - [`error`]: the one API error enum and its one mapping to problem+json.
@@ -9,7 +10,10 @@
 //! - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
 //! - [`store`]: repositories over DynamoDB, one trait per capability.
 
+pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod deps;
 pub mod domain;
 pub mod error;
 pub mod http;

@@ -9,24 +9,19 @@ use lambda_http::{
     Body, Request, Response,
 };
 use quiet_core::{
-    domain::Sku,
-    http::{empty, if_none_match, json, path_param},
+    http::{empty, if_none_match, json, sku_param},
     store::ProductStore,
     ApiError,
 };
 
 pub const CACHE_CONTROL: &str = "public, max-age=10";
 
-fn not_found() -> ApiError {
-    ApiError::NotFound("no product with that SKU".into())
-}
-
 pub async fn handler<S: ProductStore>(store: &S, req: Request) -> Result<Response<Body>, ApiError> {
-    // A path segment that cannot be a SKU names no product: 404, not 422.
-    let sku = path_param(&req, "sku")
-        .and_then(|raw| Sku::try_from(raw.to_string()).ok())
-        .ok_or_else(not_found)?;
-    let product = store.get(&sku).await?.ok_or_else(not_found)?;
+    let sku = sku_param(&req)?;
+    let product = store
+        .get(&sku)
+        .await?
+        .ok_or_else(ApiError::product_not_found)?;
 
     let etag = product.etag();
     let mut response = if if_none_match(&req, &etag) {

@@ -1,5 +1,5 @@
 use list_products::{handler, Deps};
-use quiet_core::{store::DynamoProducts, Config};
+use quiet_core::{domain::CursorKey, store::DynamoProducts, Config};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -7,7 +7,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let deps = Deps {
         store: DynamoProducts::new(config.dynamodb().await, &config.table_name),
-        cursor_key: config.cursor_key,
+        cursor_key: CursorKey::from_env()?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await
 }

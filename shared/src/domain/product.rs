@@ -130,6 +130,16 @@ impl Product {
     pub fn etag(&self) -> String {
         format!("\"v{}-s{}\"", self.version, self.stock)
     }
+
+    /// The catalog version an ETag of ours names. Only edits are guarded by
+    /// it: a purchase since the client's read changes `stock`, not the
+    /// fields an admin edits, so it must not fail their `If-Match`.
+    pub fn version_in_etag(etag: &str) -> Option<u64> {
+        let inner = etag.strip_prefix('"')?.strip_suffix('"')?;
+        let (version, stock) = inner.strip_prefix('v')?.split_once("-s")?;
+        stock.parse::<u32>().ok()?;
+        version.parse().ok()
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +169,21 @@ mod tests {
         assert!(Category::try_from("tea-ware".to_string()).is_ok());
         for bad in ["", "Tea", "tea ware", "tea/ware", &"a".repeat(51)] {
             assert!(Category::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn etag_version_round_trips_and_rejects_weak_or_foreign_tags() {
+        assert_eq!(Product::version_in_etag("\"v12-s3\""), Some(12));
+        for bad in [
+            "W/\"v12-s3\"",
+            "v12-s3",
+            "\"v12\"",
+            "\"x12-s3\"",
+            "\"v-1-s3\"",
+            "*",
+        ] {
+            assert_eq!(Product::version_in_etag(bad), None, "{bad}");
         }
     }
 

@@ -50,6 +50,65 @@ fn empty_description() -> Description {
     Description::try_from(String::new()).unwrap_or_else(|_| unreachable!())
 }
 
+/// A catalog edit: any of name, description, category, price. Stock moves
+/// only through [`ProductStore::adjust_stock`]; sku, stock, version and
+/// unknown fields are rejected.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub name: Option<ProductName>,
+    pub description: Option<Description>,
+    pub category: Option<Category>,
+    pub price: Option<Money>,
+}
+
+impl ProductPatch {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.description.is_none()
+            && self.category.is_none()
+            && self.price.is_none()
+    }
+}
+
+/// A stock adjustment: a non-zero change of at most a million units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct StockDelta(i64);
+
+impl StockDelta {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for StockDelta {
+    type Error = String;
+
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        let max = i64::from(MAX_STOCK);
+        if value != 0 && (-max..=max).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(format!(
+                "must be a non-zero integer between -{max} and {max}"
+            ))
+        }
+    }
+}
+
+/// The outcome of a stock adjustment that found its product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockChange {
+    Applied {
+        stock: u32,
+    },
+    /// Would go below zero or above the cap; nothing changed.
+    Refused {
+        stock: u32,
+    },
+}
+
 /// One page of a listing. `last` is set when more items may follow.
 #[derive(Debug)]
 pub struct Page {
@@ -75,6 +134,28 @@ pub trait ProductStore: Send + Sync {
         product: &NewProduct,
         now: &str,
     ) -> impl Future<Output = Result<Product, StoreError>> + Send;
+
+    /// Applies a catalog edit if the product is live and, when given, still
+    /// at `expected_version`; `NotFound` / `ConditionFailed` otherwise.
+    fn update(
+        &self,
+        sku: &Sku,
+        expected_version: Option<u64>,
+        patch: &ProductPatch,
+        now: &str,
+    ) -> impl Future<Output = Result<Product, StoreError>> + Send;
+
+    /// Soft-deletes a live product: gone from reads and listings, kept for
+    /// the orders that refer to it. `NotFound` if not live.
+    fn delete(&self, sku: &Sku, now: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Atomically adds `delta` to a live product's stock, never below zero
+    /// or above the cap.
+    fn adjust_stock(
+        &self,
+        sku: &Sku,
+        delta: StockDelta,
+    ) -> impl Future<Output = Result<StockChange, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +174,14 @@ impl DynamoProducts {
 }
 
 const DELETED_AT: &str = "deleted_at";
+/// Live: exists and not soft-deleted.
+const LIVE: &str = "attribute_exists(#pk) AND attribute_not_exists(deleted_at)";
+
+/// What a failed conditional write found: nothing live, or a live item
+/// whose state refused the change.
+fn live_item(old: Option<Item>) -> Option<Item> {
+    old.filter(|item| !item.is_empty() && !item.contains_key(DELETED_AT))
+}
 
 fn to_item(product: &Product) -> Item {
     let mut item = keys::product::listed_key(&product.sku, &product.category);
@@ -213,6 +302,145 @@ impl ProductStore for DynamoProducts {
                 Err(StoreError::AlreadyExists)
             }
             Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn update(
+        &self,
+        sku: &Sku,
+        expected_version: Option<u64>,
+        patch: &ProductPatch,
+        now: &str,
+    ) -> Result<Product, StoreError> {
+        let mut sets = vec!["version = version + :one", "updated_at = :now"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::product::key(sku)))
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now));
+        if let Some(name) = &patch.name {
+            sets.push("#name = :name");
+            request = request
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", s(name.as_str()));
+        }
+        if let Some(description) = &patch.description {
+            sets.push("description = :description");
+            request = request.expression_attribute_values(":description", s(description.as_str()));
+        }
+        if let Some(category) = &patch.category {
+            let (index_attr, partition) = keys::product::category_partition(category);
+            sets.push("category = :category");
+            sets.push("#category_pk = :category_pk");
+            request = request
+                .expression_attribute_names("#category_pk", index_attr)
+                .expression_attribute_values(":category", s(category.as_str()))
+                .expression_attribute_values(":category_pk", partition);
+        }
+        if let Some(price) = &patch.price {
+            sets.push("price_amount = :amount");
+            sets.push("currency = :currency");
+            request = request
+                .expression_attribute_values(":amount", n(price.amount.get()))
+                .expression_attribute_values(":currency", s(price.currency.code()));
+        }
+        let mut condition = LIVE.to_string();
+        if let Some(version) = expected_version {
+            condition.push_str(" AND version = :expected");
+            request = request.expression_attribute_values(":expected", n(version));
+        }
+        let result = request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(out) => from_item(&out.attributes.unwrap_or_default()),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    match live_item(failed.item.clone()) {
+                        Some(_) => Err(StoreError::ConditionFailed),
+                        None => Err(StoreError::NotFound),
+                    }
+                }
+                _ => Err(err.into()),
+            },
+        }
+    }
+
+    async fn delete(&self, sku: &Sku, now: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::product::key(sku)))
+            .update_expression(format!(
+                "SET deleted_at = :now, updated_at = :now REMOVE {}",
+                keys::product::LISTING_ATTRIBUTES.join(", ")
+            ))
+            .condition_expression(LIVE)
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::NotFound)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn adjust_stock(&self, sku: &Sku, delta: StockDelta) -> Result<StockChange, StoreError> {
+        let delta = delta.get();
+        // stock + delta must stay within 0..=MAX_STOCK, checked by DynamoDB
+        // against the current value, so concurrent adjustments never race.
+        let min_before = (-delta).max(0);
+        let max_before = i64::from(MAX_STOCK) - delta.max(0);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::product::key(sku)))
+            .update_expression("ADD stock :delta")
+            .condition_expression(format!("{LIVE} AND stock BETWEEN :min AND :max"))
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":delta", n(delta))
+            .expression_attribute_values(":min", n(min_before))
+            .expression_attribute_values(":max", n(max_before))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(StockChange::Applied {
+                stock: get_n(&out.attributes.unwrap_or_default(), "stock")?,
+            }),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    match live_item(failed.item.clone()) {
+                        Some(item) => Ok(StockChange::Refused {
+                            stock: get_n(&item, "stock")?,
+                        }),
+                        None => Err(StoreError::NotFound),
+                    }
+                }
+                _ => Err(err.into()),
+            },
         }
     }
 }

@@ -1,21 +1,35 @@
-//! Seeds the local catalog from `catalog.json` through the same store the
-//! functions use, so key shapes stay in one place. Safe to run again:
-//! products that exist are left as they are.
+//! Seeds the local stack: the catalog from `catalog.json` and one admin,
+//! through the same stores the functions use, so key shapes stay in one
+//! place. Safe to run again: what exists is left as it is.
+//!
+//! The admin is `admin@quiet.local` / `quiet-admin-password` unless
+//! `QUIET_ADMIN_EMAIL` / `QUIET_ADMIN_PASSWORD` say otherwise. These are
+//! local-only credentials: nothing deploys this tool.
 
 use quiet_core::{
-    store::{DynamoProducts, NewProduct, ProductStore, StoreError},
+    auth::{password, Email, Password, Role, UserId},
+    clock::now_rfc3339,
+    store::{
+        users::UserName, DynamoProducts, DynamoUsers, NewProduct, ProductStore, StoreError, User,
+        UserStore,
+    },
     Config,
 };
 
 const CATALOG: &str = include_str!("../catalog.json");
 
+fn setting(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    let store = DynamoProducts::new(config.dynamodb().await, &config.table_name);
+    let dynamodb = config.dynamodb().await;
+    let now = now_rfc3339();
+
+    let store = DynamoProducts::new(dynamodb.clone(), &config.table_name);
     let products: Vec<NewProduct> = serde_json::from_str(CATALOG)?;
-    let now =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
     let (mut created, mut existing) = (0, 0);
     for product in &products {
         match store.create(product, &now).await {
@@ -25,5 +39,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("seed: {created} products created, {existing} already present");
+
+    let users = DynamoUsers::new(dynamodb, &config.table_name);
+    let email = Email::try_from(setting("QUIET_ADMIN_EMAIL", "admin@quiet.local"))?;
+    let secret = Password::try_from(setting("QUIET_ADMIN_PASSWORD", "quiet-admin-password"))?;
+    let admin = User {
+        id: UserId::generate(),
+        email: email.clone(),
+        name: UserName::try_from("Shop Admin".to_string())?,
+        role: Role::Admin,
+        created_at: now,
+    };
+    match users.create(&admin, &password::hash(&secret)?).await {
+        Ok(()) => println!("seed: admin {} created", email.as_str()),
+        Err(StoreError::AlreadyExists) => {
+            println!("seed: admin {} already present", email.as_str())
+        }
+        Err(err) => return Err(err.into()),
+    }
     Ok(())
 }

@@ -75,14 +75,13 @@ pub fn config() -> Config {
         "TABLE_NAME" => Some(TABLE.into()),
         "AWS_REGION" => Some(REGION.into()),
         "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
-        "CURSOR_SECRET" => Some("testkit-cursor-secret-0123456789abcdef".into()),
         _ => None,
     })
     .expect("test config is complete")
 }
 
 pub fn cursor_key() -> CursorKey {
-    config().cursor_key
+    CursorKey::from_secret("testkit-cursor-secret-0123456789abcdef").expect("valid key")
 }
 
 /// A DynamoDB client for the emulator with fixed dummy credentials, built

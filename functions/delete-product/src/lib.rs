@@ -1,0 +1,25 @@
+//! DELETE /v1/products/{sku} (admin): soft delete. The product leaves
+//! listings, reads and carts; orders that bought it keep their copy.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    auth::{authenticate, Role},
+    clock::now_rfc3339,
+    deps::CatalogAdmin,
+    http::{empty, sku_param},
+    store::{ProductStore, StoreError},
+    ApiError,
+};
+
+pub async fn handler<P: ProductStore>(
+    deps: &CatalogAdmin<P>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
+    let sku = sku_param(&req)?;
+    match deps.products.delete(&sku, &now_rfc3339()).await {
+        Ok(()) => Ok(empty(StatusCode::NO_CONTENT)),
+        Err(StoreError::NotFound) => Err(ApiError::product_not_found()),
+        Err(err) => Err(err.into()),
+    }
+}

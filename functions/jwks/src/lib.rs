@@ -1,0 +1,21 @@
+//! GET /.well-known/jwks.json: the public keys that verify access tokens,
+//! for clients and other services. Plain configuration, serialised once at
+//! init; shared caches may keep it for five minutes (rotation publishes the
+//! new key before signing with it).
+
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    Body, Request, Response,
+};
+use quiet_core::{auth::keys::Jwks, http::json, ApiError};
+
+pub const CACHE_CONTROL: &str = "public, max-age=300";
+
+pub async fn handler(jwks: &Jwks, _req: Request) -> Result<Response<Body>, ApiError> {
+    let mut response = json(StatusCode::OK, jwks);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    Ok(response)
+}

@@ -1,0 +1,75 @@
+//! POST /v1/auth/login {email,password}: an access token and a refresh
+//! token that starts a new family.
+//!
+//! Unknown email and wrong password are the same 401, and cost the same
+//! Argon2 work, so neither the body nor the timing tells whether an account
+//! exists. Five failures for one email within 15 minutes (known or not)
+//! throttle it: the next attempt is 429 with `Retry-After`, checked before
+//! any password work.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    auth::{new_family_id, new_refresh_token, password, Email, Password, TokenPair, TokenSigner},
+    clock,
+    http::{json, json_body, no_store},
+    store::{Session, SessionStore, UserStore},
+    ApiError,
+};
+use serde::Deserialize;
+
+pub struct Deps<U, S> {
+    pub users: U,
+    pub sessions: S,
+    pub signer: TokenSigner,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    email: Email,
+    password: Password,
+}
+
+pub async fn handler<U: UserStore, S: SessionStore>(
+    deps: &Deps<U, S>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let body: Login = json_body(&req)?;
+    let now = clock::now();
+    let (credentials, failures) = deps.users.login_state(&body.email).await?;
+    if let Some(retry_after_secs) = failures.and_then(|f| f.retry_after(now)) {
+        return Err(ApiError::TooManyRequests { retry_after_secs });
+    }
+
+    let verified = match &credentials {
+        Some(credentials) => password::verify(&body.password, &credentials.password_hash),
+        None => {
+            password::verify_nothing(&body.password);
+            false
+        }
+    };
+    let Some(credentials) = credentials.filter(|_| verified) else {
+        deps.users.record_failure(&body.email, now).await?;
+        return Err(ApiError::Unauthorized);
+    };
+    if failures.is_some() {
+        deps.users.clear_failures(&body.email).await?;
+    }
+
+    let session = Session {
+        user_id: credentials.user_id,
+        role: credentials.role,
+    };
+    let (refresh_token, hash) = new_refresh_token();
+    deps.sessions
+        .start(&session, &new_family_id(), &hash, now)
+        .await?;
+    let pair = TokenPair::issue(
+        &deps.signer,
+        &session.user_id,
+        session.role,
+        refresh_token,
+        now,
+    );
+    Ok(no_store(json(StatusCode::OK, &pair)))
+}

@@ -1,0 +1,52 @@
+//! PATCH /v1/products/{sku} (admin): edits name, description, category or
+//! price, guarded by `If-Match` (428 without it, 412 when stale) so two
+//! staff editing at once cannot silently overwrite each other. Stock is not
+//! editable here: it moves only by atomic increments (POST …/stock).
+
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    Body, Request, Response,
+};
+use quiet_core::{
+    auth::{authenticate, Role},
+    clock::now_rfc3339,
+    deps::CatalogAdmin,
+    domain::Product,
+    http::{if_match, json, json_body, sku_param, IfMatch},
+    store::{ProductPatch, ProductStore, StoreError},
+    ApiError,
+};
+
+pub async fn handler<P: ProductStore>(
+    deps: &CatalogAdmin<P>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
+    let sku = sku_param(&req)?;
+    let expected = match if_match(&req, Product::version_in_etag)? {
+        IfMatch::Any => None,
+        IfMatch::Version(version) => Some(version),
+    };
+    let patch: ProductPatch = json_body(&req)?;
+    if patch.is_empty() {
+        return Err(ApiError::validation(
+            "body",
+            "send at least one of name, description, category, price",
+        ));
+    }
+    let product = match deps
+        .products
+        .update(&sku, expected, &patch, &now_rfc3339())
+        .await
+    {
+        Ok(product) => product,
+        Err(StoreError::NotFound) => return Err(ApiError::product_not_found()),
+        Err(StoreError::ConditionFailed) => return Err(ApiError::PreconditionFailed),
+        Err(err) => return Err(err.into()),
+    };
+    let mut response = json(StatusCode::OK, &product);
+    if let Ok(etag) = HeaderValue::from_str(&product.etag()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}

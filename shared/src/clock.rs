@@ -1,0 +1,18 @@
+//! The wall clock, in the two forms the API uses.
+
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+/// Seconds since the Unix epoch (token times, TTLs, throttle windows).
+pub fn now() -> u64 {
+    OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .try_into()
+        .unwrap_or(0)
+}
+
+/// RFC 3339 in UTC (`created_at`, `updated_at`).
+pub fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
