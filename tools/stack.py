@@ -356,6 +356,8 @@ class Stack:
                 "JWT_AUDIENCE": TOKEN_AUDIENCE,
                 "JWT_JWKS": json.dumps(jwks),
                 "JWT_SIGNING_KEY_PARAMETER": SIGNING_KEY_PARAMETER,
+                # The provider's shared secret; a local default, dev only.
+                "PAYMENT_WEBHOOK_SECRET": env.get("PAYMENT_WEBHOOK_SECRET", "whsec_local_dev"),
                 "AWS_LAMBDA_LOG_FORMAT": "JSON",
                 "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
             }

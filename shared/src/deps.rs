@@ -2,7 +2,8 @@
 
 use crate::{
     auth::{keys, TokenVerifier},
-    store::DynamoProducts,
+    domain::CursorKey,
+    store::{DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts},
     Config,
 };
 
@@ -19,6 +20,64 @@ impl CatalogAdmin<DynamoProducts> {
         Ok(Self {
             products: DynamoProducts::new(config.dynamodb().await, &config.table_name),
             verifier: keys::verifier_from_env()?,
+        })
+    }
+}
+
+/// What the cart functions need.
+pub struct Shopper<C, P> {
+    pub carts: C,
+    pub products: P,
+    pub verifier: TokenVerifier,
+}
+
+impl Shopper<DynamoCarts, DynamoProducts> {
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let dynamodb = config.dynamodb().await;
+        Ok(Self {
+            carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
+            products: DynamoProducts::new(dynamodb, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+        })
+    }
+}
+
+/// What checkout needs.
+pub struct Checkout<K, C, P> {
+    pub checkout: K,
+    pub carts: C,
+    pub products: P,
+    pub verifier: TokenVerifier,
+}
+
+impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts> {
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let dynamodb = config.dynamodb().await;
+        Ok(Self {
+            checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name),
+            carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
+            products: DynamoProducts::new(dynamodb, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+        })
+    }
+}
+
+/// What the order functions need (customers' and staff's alike).
+pub struct Orders<O> {
+    pub orders: O,
+    pub verifier: TokenVerifier,
+    pub cursor_key: CursorKey,
+}
+
+impl Orders<DynamoOrders> {
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        Ok(Self {
+            orders: DynamoOrders::new(config.dynamodb().await, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+            cursor_key: CursorKey::from_env()?,
         })
     }
 }

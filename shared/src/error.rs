@@ -43,6 +43,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Checkout could not reserve these SKUs; nothing was written.
+    #[error("insufficient stock")]
+    InsufficientStock(Vec<String>),
     /// `If-Match` names a version that is no longer current.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -72,9 +75,17 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skus: Option<&'a [String]>,
 }
 
 impl ApiError {
+    /// Also the answer for someone else's order: never 403, which would
+    /// confirm that the id exists.
+    pub fn order_not_found() -> Self {
+        Self::NotFound("no order with that id".into())
+    }
+
     pub fn product_not_found() -> Self {
         Self::NotFound("no product with that SKU".into())
     }
@@ -89,7 +100,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::InsufficientStock(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -107,6 +118,7 @@ impl ApiError {
             Self::Forbidden => ("/problems/forbidden", "Forbidden"),
             Self::NotFound(_) => ("/problems/not-found", "Not found"),
             Self::Conflict(_) => ("/problems/conflict", "Conflict"),
+            Self::InsufficientStock(_) => ("/problems/insufficient-stock", "Insufficient stock"),
             Self::PreconditionFailed => ("/problems/precondition-failed", "Precondition failed"),
             Self::PreconditionRequired => {
                 ("/problems/precondition-required", "Precondition required")
@@ -127,6 +139,10 @@ impl ApiError {
                 detail.clone()
             }
             Self::Unauthorized => "valid credentials are required".into(),
+            Self::InsufficientStock(skus) => format!(
+                "not enough stock for {}; nothing was charged or reserved",
+                skus.join(", ")
+            ),
             Self::Forbidden => "your account may not do this".into(),
             Self::PreconditionFailed => {
                 "the resource has changed since you read it; fetch it again".into()
@@ -161,12 +177,17 @@ impl ApiError {
             Self::Validation(errors) => Some(errors.as_slice()),
             _ => None,
         };
+        let skus = match &self {
+            Self::InsufficientStock(skus) => Some(skus.as_slice()),
+            _ => None,
+        };
         let problem = Problem {
             kind,
             title,
             status: status.as_u16(),
             detail: self.detail(),
             errors,
+            skus,
         };
         let mut response =
             crate::http::json_with_type(status, &problem, "application/problem+json");

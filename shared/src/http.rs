@@ -184,6 +184,14 @@ pub fn sku_param(req: &Request) -> Result<crate::domain::Sku, ApiError> {
         .ok_or_else(ApiError::product_not_found)
 }
 
+/// The `{id}` of an order route; anything that is not an order id names
+/// no order (404).
+pub fn order_id_param(req: &Request) -> Result<crate::domain::OrderId, ApiError> {
+    path_param(req, "id")
+        .and_then(|raw| crate::domain::OrderId::try_from(raw.to_string()).ok())
+        .ok_or_else(ApiError::order_not_found)
+}
+
 /// True when an `If-None-Match` header matches `etag` (weak comparison,
 /// RFC 9110 §13.1.2), so the client's copy is current.
 pub fn if_none_match(req: &Request, etag: &str) -> bool {

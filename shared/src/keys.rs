@@ -9,9 +9,13 @@
 //! |---------------|--------------------|-----------|-------------------------------|---------------------------------------|
 //! | live product  | `PRODUCT#<sku>`    | `PRODUCT` | `CATALOG` / `PRODUCT#<sku>`   | `CATEGORY#<category>` / `PRODUCT#<sku>` |
 //! | deleted product | same             | same      | (removed: sparse)             | (removed: sparse)                     |
+//! | cart          | `USER#<id>`        | `CART`    |                               |                                       |
+//! | idempotency   | `USER#<id>`        | `IDEMPOTENCY#<sha256(key)>` |             |                                       |
+//! | order         | `ORDER#<id>`       | `ORDER`   | `ORDERS#<user>` / `<ms>#<id>` | `ORDER_STATUS#<status>` / `<ms>#<id>` |
 //! | user          | `USER#<id>`        | `PROFILE` |                               |                                       |
 //! | email guard   | `EMAIL#<email>`    | `EMAIL`   |                               |                                       |
 //! | login failures| `LOGINFAIL#<email>`| `LOGINFAIL` |                             |                                       |
+//! | payment event | `PAYMENT_EVENT#<id>` | `EVENT` |                              |                                       |
 //! | token family  | `FAMILY#<id>`      | `FAMILY`  |                               |                                       |
 //! | refresh token | `REFRESH#<sha256>` | `REFRESH` |                               |                                       |
 //!
@@ -137,6 +141,88 @@ pub mod account {
 
     pub fn login_failures(email: &Email) -> Item {
         single(format!("LOGINFAIL#{}", email.as_str()), "LOGINFAIL")
+    }
+}
+
+pub mod cart {
+    use super::*;
+    use crate::auth::UserId;
+
+    /// A user's cart: one small document, read and written whole.
+    pub fn cart(user: &UserId) -> Item {
+        single(format!("USER#{}", user.as_str()), "CART")
+    }
+}
+
+pub mod order {
+    use super::*;
+    use crate::auth::UserId;
+    use crate::domain::{OrderId, OrderStatus};
+
+    pub fn key(id: &OrderId) -> Item {
+        single(format!("ORDER#{id}"), "ORDER")
+    }
+
+    /// Sort key shared by both order indexes: creation time in zero-padded
+    /// epoch milliseconds (RFC 3339 strings with variable fractions do not
+    /// sort), then the id to break ties.
+    fn sort(created_ms: u64, id: &OrderId) -> AttributeValue {
+        s(format!("{created_ms:013}#{id}"))
+    }
+
+    pub fn owner_partition(user: &UserId) -> AttributeValue {
+        s(format!("ORDERS#{}", user.as_str()))
+    }
+
+    pub fn status_partition(status: OrderStatus) -> AttributeValue {
+        s(format!("ORDER_STATUS#{}", status.as_str()))
+    }
+
+    /// Primary key plus both index entries (by owner, by status).
+    pub fn indexed_key(id: &OrderId, user: &UserId, status: OrderStatus, created_ms: u64) -> Item {
+        let mut item = key(id);
+        item.insert(GSI1.pk.into(), owner_partition(user));
+        item.insert(GSI1.sk.into(), sort(created_ms, id));
+        item.insert(GSI2.pk.into(), status_partition(status));
+        item.insert(GSI2.sk.into(), sort(created_ms, id));
+        item
+    }
+
+    /// `ExclusiveStartKey` resuming an owner's or a status listing.
+    pub fn resume_after(
+        id: &OrderId,
+        created_ms: u64,
+        index: Index,
+        partition: AttributeValue,
+    ) -> Item {
+        let mut start = key(id);
+        start.insert(index.pk.into(), partition);
+        start.insert(index.sk.into(), sort(created_ms, id));
+        start
+    }
+}
+
+pub mod payment {
+    use super::*;
+
+    /// A provider event we have processed: its existence makes a repeat a
+    /// no-op.
+    pub fn event(id: &str) -> Item {
+        single(format!("PAYMENT_EVENT#{id}"), "EVENT")
+    }
+}
+
+pub mod idempotency {
+    use super::*;
+    use crate::auth::UserId;
+
+    /// A checkout's idempotency record, scoped to its user. The client's
+    /// key is hashed: any 1..=255 characters make a valid, bounded key.
+    pub fn record(user: &UserId, key_hash: &str) -> Item {
+        single(
+            format!("USER#{}", user.as_str()),
+            &format!("IDEMPOTENCY#{key_hash}"),
+        )
     }
 }
 

@@ -18,6 +18,8 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod pages;
+pub mod payments;
 pub mod store;
 pub mod telemetry;
 

@@ -6,23 +6,16 @@
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
-    domain::{Category, Cursor, CursorKey, PageLimit, Product},
+    domain::{cursor::InvalidCursor, Category, Cursor, CursorKey, PageLimit, Sku},
     error::FieldError,
     http::{json, query_param},
     store::ProductStore,
     ApiError,
 };
-use serde::Serialize;
 
 pub struct Deps<S> {
     pub store: S,
     pub cursor_key: CursorKey,
-}
-
-#[derive(Serialize)]
-struct ProductPage {
-    items: Vec<Product>,
-    next_cursor: Option<String>,
 }
 
 fn param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -50,25 +43,29 @@ pub async fn handler<S: ProductStore>(
 
     // A cursor is only valid for the listing that issued it.
     let scope = category.as_ref().map_or("", Category::as_str);
-    let cursor = param(&req, "cursor")
-        .map(|token| Cursor::decode(token, &deps.cursor_key, scope))
-        .transpose()
-        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    let after = param(&req, "cursor")
+        .map(|token| {
+            Cursor::decode(token, &deps.cursor_key, scope)
+                .ok()
+                .and_then(|cursor| Sku::try_from(cursor.after).ok())
+                .ok_or_else(|| ApiError::BadRequest(InvalidCursor.to_string()))
+        })
+        .transpose()?;
 
     let page = deps
         .store
-        .list(category.as_ref(), limit, cursor.as_ref().map(|c| &c.after))
+        .list(category.as_ref(), limit, after.as_ref())
         .await?;
     let next_cursor = page.last.map(|after| {
         Cursor {
             scope: scope.to_string(),
-            after,
+            after: after.to_string(),
         }
         .encode(&deps.cursor_key)
     });
     Ok(json(
         StatusCode::OK,
-        &ProductPage {
+        &quiet_core::pages::Page {
             items: page.items,
             next_cursor,
         },

@@ -238,8 +238,13 @@ pub fn new_refresh_token() -> (String, TokenHash) {
 }
 
 pub fn hash_refresh_token(raw: &str) -> TokenHash {
+    TokenHash(sha256_hex(raw.as_bytes()))
+}
+
+/// Hex SHA-256, for storing things by a digest of their value.
+pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
-    TokenHash(hex(&sha2::Sha256::digest(raw.as_bytes())))
+    hex(&sha2::Sha256::digest(data))
 }
 
 /// A new token family id (128 random bits).
@@ -254,7 +259,7 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

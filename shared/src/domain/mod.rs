@@ -5,10 +5,12 @@
 
 pub mod cursor;
 pub mod money;
+pub mod order;
 pub mod product;
 pub mod text;
 
 pub use cursor::{Cursor, CursorKey};
-pub use money::{Currency, Money};
+pub use money::{Currency, Money, Total};
+pub use order::{Line, OrderId, OrderStatus, Quantity, ShippingAddress};
 pub use product::{Category, PageLimit, Product, Sku};
 pub use text::Text;

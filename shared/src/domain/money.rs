@@ -76,6 +76,49 @@ pub struct Money {
     pub currency: Currency,
 }
 
+impl Money {
+    /// The price of `quantity` units. Cannot overflow (a price is at most
+    /// 10^8 minor units), but stays checked so a future cap change cannot
+    /// silently wrap.
+    pub fn times(self, quantity: u32) -> Option<Total> {
+        self.amount
+            .get()
+            .checked_mul(u64::from(quantity))
+            .map(|amount| Total {
+                amount,
+                currency: self.currency,
+            })
+    }
+}
+
+/// A sum of prices (line totals, subtotals, order totals): the shape of
+/// [`Money`] without the single-price cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Total {
+    pub amount: u64,
+    pub currency: Currency,
+}
+
+impl Total {
+    pub fn zero(currency: Currency) -> Self {
+        Self {
+            amount: 0,
+            currency,
+        }
+    }
+
+    /// `None` on overflow or mixed currencies.
+    pub fn checked_add(self, other: Total) -> Option<Total> {
+        (self.currency == other.currency)
+            .then(|| self.amount.checked_add(other.amount))
+            .flatten()
+            .map(|amount| Total {
+                amount,
+                currency: self.currency,
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +133,22 @@ mod tests {
             serde_json::to_value(money).expect("serialises"),
             json!({"amount":1999,"currency":"USD"})
         );
+    }
+
+    #[test]
+    fn totals_are_checked() {
+        let price = Money {
+            amount: Amount::try_from(MAX_AMOUNT).expect("valid"),
+            currency: Currency::Usd,
+        };
+        let line = price.times(99).expect("fits");
+        assert_eq!(line.amount, MAX_AMOUNT * 99);
+        let big = Total {
+            amount: u64::MAX,
+            currency: Currency::Usd,
+        };
+        assert_eq!(big.checked_add(line), None);
+        assert_eq!(Total::zero(Currency::Usd).checked_add(line), Some(line));
     }
 
     #[test]

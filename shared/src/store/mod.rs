@@ -3,10 +3,18 @@
 //! store and key shapes come from [`crate::keys`].
 
 mod attr;
+pub mod carts;
+pub mod checkout;
+pub mod orders;
 pub mod products;
 pub mod sessions;
 pub mod users;
 
+pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
+pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout};
+pub use orders::{
+    DynamoOrders, Order, OrderListing, OrderPage, OrderPosition, OrderStore, PaymentOutcome,
+};
 pub use products::{
     DynamoProducts, NewProduct, Page, ProductPatch, ProductStore, StockChange, StockDelta,
 };
@@ -32,6 +40,78 @@ pub enum StoreError {
     /// An item that does not decode: a bug or a manual edit, never user input.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+}
+
+/// One strongly consistent `BatchGetItem` of at most 100 keys from our
+/// table; the items found, in no particular order. Unprocessed keys (only
+/// under throttling, at these sizes) are surfaced as an error, not dropped.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<crate::keys::Item>,
+) -> Result<Vec<crate::keys::Item>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+        .set_keys(Some(keys))
+        .consistent_read(true)
+        .build()
+        .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+    let out = client
+        .batch_get_item()
+        .request_items(table, request)
+        .send()
+        .await?;
+    if out.unprocessed_keys.as_ref().is_some_and(|k| !k.is_empty()) {
+        return Err(StoreError::Dynamo("batch read was throttled".into()));
+    }
+    Ok(out
+        .responses
+        .and_then(|mut tables| tables.remove(table))
+        .unwrap_or_default())
+}
+
+/// Whether `item` has the primary key `key`.
+pub(crate) fn has_key(item: &crate::keys::Item, key: &crate::keys::Item) -> bool {
+    item.get(crate::keys::PK) == key.get(crate::keys::PK)
+        && item.get(crate::keys::SK) == key.get(crate::keys::SK)
+}
+
+/// Runs a transaction, retrying when DynamoDB cancels it for contention
+/// (`TransactionConflict`: another transaction touched one of its items at
+/// the same moment, as in a checkout rush) rather than for a condition.
+/// Returns the per-action codes of a cancellation caused by a condition.
+pub(crate) async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    actions: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+    const ATTEMPTS: u64 = 4;
+    for attempt in 1..=ATTEMPTS {
+        let result = client
+            .transact_write_items()
+            .set_transact_items(Some(actions.clone()))
+            .send()
+            .await;
+        let Err(err) = result else {
+            return Ok(Ok(()));
+        };
+        let codes = cancellation_codes(&err);
+        let conflicted = codes
+            .iter()
+            .any(|code| code.as_deref() == Some("TransactionConflict"));
+        let condition = codes
+            .iter()
+            .any(|code| code.as_deref() == Some("ConditionalCheckFailed"));
+        if condition {
+            return Ok(Err(codes));
+        }
+        if !conflicted || attempt == ATTEMPTS {
+            return Err(err.into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(15 * attempt)).await;
+    }
+    Err(StoreError::Dynamo("transaction retries exhausted".into()))
 }
 
 /// The per-action cancellation codes of a failed TransactWriteItems, in

@@ -120,6 +120,13 @@ pub trait ProductStore: Send + Sync {
     /// A live product; soft-deleted and unknown SKUs are both `None`.
     fn get(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
 
+    /// The live products among `skus` (at most 100), in one strongly
+    /// consistent read; missing and deleted SKUs are simply absent.
+    fn get_many(
+        &self,
+        skus: &[Sku],
+    ) -> impl Future<Output = Result<std::collections::HashMap<Sku, Product>, StoreError>> + Send;
+
     /// Live products in SKU order, optionally within one category.
     fn list(
         &self,
@@ -218,6 +225,14 @@ fn from_item(item: &Item) -> Result<Product, StoreError> {
     })
 }
 
+/// A stored product item as a live product; `None` when soft-deleted.
+pub(crate) fn decode_product(item: &Item) -> Result<Option<Product>, StoreError> {
+    if item.contains_key(DELETED_AT) {
+        return Ok(None);
+    }
+    from_item(item).map(Some)
+}
+
 impl ProductStore for DynamoProducts {
     async fn get(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {
         // Strongly consistent: the ETag a client revalidates against, and the
@@ -234,6 +249,23 @@ impl ProductStore for DynamoProducts {
             Some(item) if !item.contains_key(DELETED_AT) => from_item(&item).map(Some),
             _ => Ok(None),
         }
+    }
+
+    async fn get_many(
+        &self,
+        skus: &[Sku],
+    ) -> Result<std::collections::HashMap<Sku, Product>, StoreError> {
+        let mut unique: Vec<&Sku> = skus.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let keys = unique.into_iter().map(keys::product::key).collect();
+        let mut found = std::collections::HashMap::new();
+        for item in super::batch_get(&self.client, &self.table, keys).await? {
+            if let Some(product) = decode_product(&item)? {
+                found.insert(product.sku.clone(), product);
+            }
+        }
+        Ok(found)
     }
 
     async fn list(

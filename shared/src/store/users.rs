@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::{
-    types::{KeysAndAttributes, Put, ReturnValue, TransactWriteItem},
+    types::{Put, ReturnValue, TransactWriteItem},
     Client,
 };
 use serde::Serialize;
@@ -177,32 +177,13 @@ impl UserStore for DynamoUsers {
     ) -> Result<(Option<Credentials>, Option<Failures>), StoreError> {
         let guard_key = keys::account::email(email);
         let failures_key = keys::account::login_failures(email);
-        let request = KeysAndAttributes::builder()
-            .keys(guard_key.clone())
-            .keys(failures_key.clone())
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        let out = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, request)
-            .send()
-            .await?;
-        // Two small items never exceed BatchGetItem's limits, so nothing is
-        // left unprocessed except under throttling, which we surface.
-        if out
-            .unprocessed_keys
-            .as_ref()
-            .is_some_and(|keys| !keys.is_empty())
-        {
-            return Err(StoreError::Dynamo("login state read was throttled".into()));
-        }
-        let items = out
-            .responses
-            .and_then(|mut tables| tables.remove(&self.table))
-            .unwrap_or_default();
-        let same_key = |item: &Item, key: &Item| item.get(keys::PK) == key.get(keys::PK);
+        let items = super::batch_get(
+            &self.client,
+            &self.table,
+            vec![guard_key.clone(), failures_key.clone()],
+        )
+        .await?;
+        let same_key = |item: &Item, key: &Item| super::has_key(item, key);
         let credentials = items
             .iter()
             .find(|item| same_key(item, &guard_key))

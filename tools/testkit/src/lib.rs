@@ -146,3 +146,64 @@ pub async fn seed_category(
 pub fn products() -> quiet_core::store::DynamoProducts {
     quiet_core::store::DynamoProducts::new(dynamodb(), table())
 }
+
+/// Counts every DynamoDB operation a client sends (retries included).
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(std::sync::Arc<AtomicU32>);
+
+impl CallCounter {
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::SeqCst);
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "testkit::CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A client for the emulator that counts the requests it sends.
+pub fn counting_dynamodb() -> (aws_sdk_dynamodb::Client, CallCounter) {
+    let counter = CallCounter::default();
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(&emulator().endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "testkit"))
+        .interceptor(counter.clone())
+        .build();
+    (aws_sdk_dynamodb::Client::from_conf(conf), counter)
+}
+
+/// A token signer and its verifier over a fixed test key (tests only).
+pub fn token_keys() -> (
+    quiet_core::auth::TokenSigner,
+    quiet_core::auth::TokenVerifier,
+) {
+    use quiet_core::auth::{TokenScope, TokenSigner, TokenVerifier};
+    let scope = TokenScope {
+        issuer: "testkit".into(),
+        audience: "testkit-api".into(),
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let verifier = TokenVerifier::new(
+        std::collections::HashMap::from([("test".to_string(), key.verifying_key())]),
+        scope.clone(),
+    );
+    (TokenSigner::new("test".into(), key, scope), verifier)
+}

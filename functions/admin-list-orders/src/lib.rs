@@ -1,0 +1,49 @@
+//! GET /v1/admin/orders?status=&limit=&cursor= (admin): orders in one
+//! status, newest first, for the people who pack and ship them.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    auth::{authenticate, Role},
+    deps::Orders,
+    domain::OrderStatus,
+    error::FieldError,
+    http::{json, no_store},
+    pages,
+    store::{OrderListing, OrderPosition, OrderStore},
+    ApiError,
+};
+
+pub async fn handler<O: OrderStore>(
+    deps: &Orders<O>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
+    let status = pages::param(&req, "status")
+        .ok_or_else(|| "is required".to_string())
+        .and_then(|s| OrderStatus::try_from(s.to_string()))
+        .map_err(|message| FieldError::new("status", message));
+    let (status, limit) = match (status, pages::limit(&req)) {
+        (Ok(status), Ok(limit)) => (status, limit),
+        (status, limit) => {
+            return Err(ApiError::Validation(
+                [status.err(), limit.err()].into_iter().flatten().collect(),
+            ))
+        }
+    };
+    let scope = format!("status:{}", status.as_str());
+    let after = pages::after(&req, &deps.cursor_key, &scope, |s| {
+        OrderPosition::decode(&s)
+    })?;
+    let page = deps
+        .orders
+        .list(&OrderListing::WithStatus(status), limit, after.as_ref())
+        .await?;
+    let next_cursor = pages::next_cursor(&deps.cursor_key, &scope, page.last.map(|p| p.encode()));
+    Ok(no_store(json(
+        StatusCode::OK,
+        &pages::Page {
+            items: page.items,
+            next_cursor,
+        },
+    )))
+}

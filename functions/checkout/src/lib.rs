@@ -1,0 +1,196 @@
+//! POST /v1/checkout (Idempotency-Key) {shipping_address}: turns the cart
+//! into a `pending_payment` order at today's catalog prices, reserving
+//! stock in the same transaction. At most 4 DynamoDB calls: claim the key,
+//! read the cart, read its products, commit (see
+//! `quiet_core::store::checkout`).
+//!
+//! Same key and body again → the stored 201 with `Idempotent-Replayed:
+//! true`; another body → 422; while the first runs → 409. Failures that
+//! wrote nothing (empty cart, not enough stock) give the key back, so the
+//! same key can be retried once the cart is fixed.
+
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    Body, Request, Response,
+};
+use quiet_core::{
+    auth::{authenticate, sha256_hex, AuthUser},
+    clock,
+    deps::Checkout,
+    domain::{Currency, Line, OrderId, OrderStatus, ShippingAddress, Total},
+    http::json_body,
+    store::{CartStore, CheckoutStore, Claim, Commit, Order, ProductStore, StoreError},
+    ApiError,
+};
+use serde::{Deserialize, Serialize};
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const REPLAYED: &str = "idempotent-replayed";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckoutRequest {
+    shipping_address: ShippingAddress,
+}
+
+fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
+    req.headers()
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|value| value.to_str().ok())
+        .filter(|key| (1..=255).contains(&key.chars().count()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "an Idempotency-Key header of 1 to 255 characters is required".into(),
+            )
+        })
+}
+
+fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<Body> {
+    let location = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|order| {
+            order["order_id"]
+                .as_str()
+                .map(|id| format!("/v1/orders/{id}"))
+        });
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    if replayed {
+        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore>(
+    deps: &Checkout<K, C, P>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let user = authenticate(&req, &deps.verifier)?;
+    let key_hash = sha256_hex(idempotency_key(&req)?.as_bytes());
+    let body: CheckoutRequest = json_body(&req)?;
+    // The parsed body re-serialised: the same request however it was
+    // spaced or ordered.
+    let request_hash = serde_json::to_string(&body)
+        .map(|canonical| sha256_hex(canonical.as_bytes()))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+
+    let now = clock::now();
+    let lease = match deps
+        .checkout
+        .claim(&user.id, &key_hash, &request_hash, now)
+        .await?
+    {
+        Claim::Claimed { lease } => lease,
+        Claim::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
+            return Ok(order_response(status, body, true));
+        }
+        Claim::InProgress => {
+            return Err(ApiError::Conflict(
+                "a checkout with this Idempotency-Key is still in progress".into(),
+            ))
+        }
+        Claim::Mismatch => {
+            return Err(ApiError::validation(
+                "Idempotency-Key",
+                "this key was already used with a different request body",
+            ))
+        }
+    };
+
+    let result = place(deps, &user, &key_hash, &lease, body.shipping_address).await;
+    if let Err(err) = &result {
+        // Nothing was written: let a retry with this key run again.
+        if err.status().is_client_error() || err.status().is_server_error() {
+            if let Err(release) = deps.checkout.release(&user.id, &key_hash, &lease).await {
+                tracing::error!(error = %release, "idempotency claim not released");
+            }
+        }
+    }
+    result
+}
+
+async fn place<K: CheckoutStore, C: CartStore, P: ProductStore>(
+    deps: &Checkout<K, C, P>,
+    user: &AuthUser,
+    key_hash: &str,
+    lease: &str,
+    shipping_address: ShippingAddress,
+) -> Result<Response<Body>, ApiError> {
+    let cart = deps.carts.get(&user.id).await?;
+    if cart.lines.is_empty() {
+        return Err(ApiError::validation("cart", "the cart is empty"));
+    }
+    let catalog = deps.products.get_many(&cart.skus()).await?;
+
+    // Two lines of one SKU cannot exist (the cart is keyed by SKU), so each
+    // line is one conditional decrement.
+    let mut short = Vec::new();
+    let mut items = Vec::with_capacity(cart.lines.len());
+    let mut total = Total::zero(Currency::Usd);
+    for line in &cart.lines {
+        let Some(product) = catalog
+            .get(&line.sku)
+            .filter(|p| p.stock >= line.quantity.get())
+        else {
+            short.push(line.sku.to_string());
+            continue;
+        };
+        let line_total = product
+            .price
+            .times(line.quantity.get())
+            .ok_or_else(|| StoreError::Corrupt("line total overflowed".into()))?;
+        total = total
+            .checked_add(line_total)
+            .ok_or_else(|| StoreError::Corrupt("order total overflowed".into()))?;
+        items.push(Line {
+            sku: line.sku.clone(),
+            name: product.name.as_str().to_string(),
+            quantity: line.quantity,
+            unit_price: product.price,
+            line_total,
+        });
+    }
+    if !short.is_empty() {
+        return Err(ApiError::InsufficientStock(short));
+    }
+
+    let created_at = clock::now_rfc3339();
+    let order = Order {
+        order_id: OrderId::generate(),
+        status: OrderStatus::PendingPayment,
+        items,
+        total,
+        shipping_address,
+        updated_at: created_at.clone(),
+        created_at,
+        user_id: user.id.clone(),
+        created_ms: clock::now_ms(),
+    };
+    let body = serde_json::to_string(&order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    match deps
+        .checkout
+        .commit(&user.id, key_hash, lease, &order, cart.version, &body)
+        .await?
+    {
+        Commit::Placed => Ok(order_response(StatusCode::CREATED, body, false)),
+        Commit::OutOfStock(skus) => Err(ApiError::InsufficientStock(
+            skus.iter().map(ToString::to_string).collect(),
+        )),
+        Commit::CartChanged => Err(ApiError::Conflict(
+            "the cart changed during checkout; review it and try again".into(),
+        )),
+        Commit::LeaseLost => Err(ApiError::Conflict(
+            "a checkout with this Idempotency-Key is still in progress".into(),
+        )),
+    }
+}

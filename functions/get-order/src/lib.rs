@@ -1,0 +1,26 @@
+//! GET /v1/orders/{id}: one of the caller's own orders. Anyone else's is
+//! 404, exactly like an id that does not exist.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    auth::authenticate,
+    deps::Orders,
+    http::{json, no_store, order_id_param},
+    store::OrderStore,
+    ApiError,
+};
+
+pub async fn handler<O: OrderStore>(
+    deps: &Orders<O>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let user = authenticate(&req, &deps.verifier)?;
+    let id = order_id_param(&req)?;
+    let order = deps
+        .orders
+        .get(&id)
+        .await?
+        .filter(|order| order.user_id == user.id)
+        .ok_or_else(ApiError::order_not_found)?;
+    Ok(no_store(json(StatusCode::OK, &order)))
+}

@@ -1,0 +1,36 @@
+//! GET /v1/orders?limit=&cursor=: the caller's own orders, newest first.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    auth::authenticate,
+    deps::Orders,
+    http::{json, no_store},
+    pages,
+    store::{OrderListing, OrderPosition, OrderStore},
+    ApiError,
+};
+
+pub async fn handler<O: OrderStore>(
+    deps: &Orders<O>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let user = authenticate(&req, &deps.verifier)?;
+    let limit = pages::limit(&req).map_err(|e| ApiError::Validation(vec![e]))?;
+    // Bound to the caller: someone else's cursor is as invalid as a forged one.
+    let scope = format!("orders:{}", user.id.as_str());
+    let after = pages::after(&req, &deps.cursor_key, &scope, |s| {
+        OrderPosition::decode(&s)
+    })?;
+    let page = deps
+        .orders
+        .list(&OrderListing::OwnedBy(user.id), limit, after.as_ref())
+        .await?;
+    let next_cursor = pages::next_cursor(&deps.cursor_key, &scope, page.last.map(|p| p.encode()));
+    Ok(no_store(json(
+        StatusCode::OK,
+        &pages::Page {
+            items: page.items,
+            next_cursor,
+        },
+    )))
+}

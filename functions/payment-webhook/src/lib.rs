@@ -1,0 +1,103 @@
+//! POST /v1/payments/webhook: the payment provider tells us a payment
+//! succeeded or failed.
+//!
+//! The signature is checked on the raw bytes before anything else (401 bad,
+//! 400 stale). A repeated event id is a 200 no-op. An amount or currency
+//! that differs from the order is refused (409), logged as a security event,
+//! and changes nothing. `payment.succeeded` on a `pending_payment` order
+//! makes it `paid`; money for an order cancelled or expired meanwhile is
+//! recorded for refund, never dropped.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    clock,
+    http::{json, json_body},
+    payments::{PaymentEvent, PaymentProvider, SignatureError, SignedWebhooks},
+    store::{OrderStore, PaymentOutcome},
+    ApiError,
+};
+use serde::Serialize;
+
+pub const SIGNATURE: &str = "payment-signature";
+
+pub struct Deps<O, P = SignedWebhooks> {
+    pub orders: O,
+    pub provider: P,
+}
+
+#[derive(Serialize)]
+struct Ack {
+    received: bool,
+    outcome: &'static str,
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+pub async fn handler<O: OrderStore, P: PaymentProvider>(
+    deps: &Deps<O, P>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let signature = req.headers().get(SIGNATURE).and_then(|v| v.to_str().ok());
+    match deps
+        .provider
+        .authenticate(signature, body_bytes(&req), clock::now())
+    {
+        Ok(()) => {}
+        Err(SignatureError::Invalid) => return Err(ApiError::Unauthorized),
+        Err(SignatureError::Stale) => {
+            return Err(ApiError::BadRequest(
+                "the signature timestamp is too old or too far in the future".into(),
+            ))
+        }
+    }
+    let event: PaymentEvent = json_body(&req)?;
+    let order = deps
+        .orders
+        .get(&event.order_id)
+        .await?
+        .ok_or_else(ApiError::order_not_found)?;
+    if event.amount != order.total.amount || event.currency != order.total.currency {
+        tracing::warn!(
+            security_event = "payment_amount_mismatch",
+            event_id = event.id.as_str(),
+            order_id = %order.order_id,
+            event_amount = event.amount,
+            order_amount = order.total.amount,
+            event_currency = event.currency.code(),
+            "payment event refused: amount or currency differs from the order"
+        );
+        return Err(ApiError::Conflict(
+            "the amount or currency does not match the order".into(),
+        ));
+    }
+    let outcome = deps
+        .orders
+        .record_payment(&event, &order, &clock::now_rfc3339())
+        .await?;
+    let outcome = match outcome {
+        PaymentOutcome::Paid => "paid",
+        PaymentOutcome::Duplicate => "duplicate",
+        PaymentOutcome::Recorded => "recorded",
+        PaymentOutcome::RefundRequired => {
+            tracing::warn!(
+                event_id = event.id.as_str(),
+                order_id = %order.order_id,
+                "payment for an order no longer awaiting it: flagged for refund"
+            );
+            "refund_required"
+        }
+    };
+    Ok(json(
+        StatusCode::OK,
+        &Ack {
+            received: true,
+            outcome,
+        },
+    ))
+}

@@ -1,0 +1,58 @@
+//! PUT /v1/cart/items/{sku} {quantity}: sets a line's quantity (1..=99),
+//! adding it if new; at most 50 lines; only live products (404 otherwise).
+//! Prices are never accepted from the client: `{quantity}` is the whole
+//! body, anything else is 422.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    auth::authenticate,
+    deps::Shopper,
+    domain::Quantity,
+    http::{json, json_body, no_store, sku_param},
+    store::{CartLine, CartStore, ProductStore, StoreError},
+    ApiError,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetQuantity {
+    quantity: Quantity,
+}
+
+/// Two writes to one cart at the same moment (two tabs) retry on the
+/// fresh version rather than fail; more contention than this is abuse.
+const ATTEMPTS: usize = 3;
+
+pub async fn handler<C: CartStore, P: ProductStore>(
+    deps: &Shopper<C, P>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let user = authenticate(&req, &deps.verifier)?;
+    let sku = sku_param(&req)?;
+    let body: SetQuantity = json_body(&req)?;
+    for _ in 0..ATTEMPTS {
+        let (mut cart, product) = deps.carts.get_with_product(&user.id, &sku).await?;
+        let product = product.ok_or_else(ApiError::product_not_found)?;
+        cart.set(CartLine {
+            sku: sku.clone(),
+            quantity: body.quantity,
+            name: product.name.as_str().to_string(),
+            unit_price: product.price,
+        })
+        .map_err(|full| ApiError::validation("sku", full.to_string()))?;
+        match deps.carts.save(&user.id, &cart).await {
+            Ok(()) => {
+                let view = cart
+                    .view()
+                    .ok_or_else(|| StoreError::Corrupt("cart total overflowed".into()))?;
+                return Ok(no_store(json(StatusCode::OK, &view)));
+            }
+            Err(StoreError::ConditionFailed) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the cart is being changed by another request; try again".into(),
+    ))
+}

@@ -1,0 +1,271 @@
+//! Orders and carts: quantities, order ids, states and their transitions.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    money::{Money, Total},
+    product::Sku,
+    text::Text,
+};
+
+/// Units of one SKU in a cart or order line: 1..=99.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u32")]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub const MAX: u32 = 99;
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for Quantity {
+    type Error = String;
+
+    fn try_from(value: u64) -> Result<Self, Self::Error> {
+        match u32::try_from(value) {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+            _ => Err(format!("must be an integer from 1 to {}", Self::MAX)),
+        }
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(value: Quantity) -> Self {
+        value.0
+    }
+}
+
+/// A cart holds at most this many lines, which keeps a checkout within one
+/// DynamoDB transaction (100 actions: a stock update per line, plus the
+/// order, the cart and the idempotency record).
+pub const MAX_CART_LINES: usize = 50;
+
+/// An order id: `ord_` and 32 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderId(String);
+
+impl OrderId {
+    /// A fresh random id (128 bits).
+    pub fn generate() -> Self {
+        let mut random = [0u8; 16];
+        // The OS RNG failing is not recoverable, and never input-driven.
+        getrandom::fill(&mut random).unwrap_or_else(|err| panic!("OS random source failed: {err}"));
+        Self(format!(
+            "ord_{}",
+            random
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrderId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.strip_prefix("ord_") {
+            Some(hex)
+                if hex.len() == 32
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+            {
+                Ok(Self(value))
+            }
+            _ => Err("not an order id".into()),
+        }
+    }
+}
+
+impl From<OrderId> for String {
+    fn from(value: OrderId) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `pending_payment → paid → shipped`; `pending_payment → cancelled | expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Shipped,
+    Cancelled,
+    Expired,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "pending_payment",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Whether the state machine allows `self → next`.
+    pub fn can_become(self, next: Self) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (PendingPayment, Paid | Cancelled | Expired) | (Paid, Shipped)
+        )
+    }
+}
+
+impl TryFrom<String> for OrderStatus {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        serde_json::from_value(serde_json::Value::String(value))
+            .map_err(|_| "must be one of pending_payment, paid, shipped, cancelled, expired".into())
+    }
+}
+
+pub type AddressField = Text<1, 100>;
+
+/// A shipping address; every field trimmed, 1..=100 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingAddress {
+    #[serde(deserialize_with = "trimmed")]
+    pub name: AddressField,
+    #[serde(deserialize_with = "trimmed")]
+    pub line1: AddressField,
+    #[serde(
+        default,
+        deserialize_with = "trimmed_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub line2: Option<AddressField>,
+    #[serde(deserialize_with = "trimmed")]
+    pub city: AddressField,
+    #[serde(deserialize_with = "trimmed")]
+    pub postal_code: AddressField,
+    pub country: Country,
+}
+
+fn trimmed<'de, D: serde::Deserializer<'de>>(de: D) -> Result<AddressField, D::Error> {
+    let raw = String::deserialize(de)?;
+    AddressField::try_from(raw.trim().to_string()).map_err(serde::de::Error::custom)
+}
+
+fn trimmed_opt<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<AddressField>, D::Error> {
+    Option::<String>::deserialize(de)?
+        .map(|raw| AddressField::try_from(raw.trim().to_string()).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// ISO 3166-1 alpha-2 country code (two capital letters; the format, not
+/// the registry, so a newly assigned code needs no release).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Country(String);
+
+impl TryFrom<String> for Country {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let code = value.trim();
+        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(code.to_string()))
+        } else {
+            Err("must be an ISO 3166-1 alpha-2 code, like US or DE".into())
+        }
+    }
+}
+
+impl From<Country> for String {
+    fn from(value: Country) -> Self {
+        value.0
+    }
+}
+
+/// One line of a cart or an order, priced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub sku: Sku,
+    pub name: String,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    pub line_total: Total,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quantity_bounds() {
+        for ok in [1, 99] {
+            assert!(Quantity::try_from(ok).is_ok());
+        }
+        for bad in [0, 100, u64::MAX] {
+            assert!(Quantity::try_from(bad).is_err());
+        }
+        for bad in [json!(-1), json!("x"), json!(1.5), json!(null)] {
+            assert!(serde_json::from_value::<Quantity>(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn only_the_documented_transitions_are_allowed() {
+        use OrderStatus::*;
+        let all = [PendingPayment, Paid, Shipped, Cancelled, Expired];
+        let allowed: Vec<_> = all
+            .iter()
+            .flat_map(|a| all.iter().map(move |b| (*a, *b)))
+            .filter(|(a, b)| a.can_become(*b))
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (PendingPayment, Paid),
+                (PendingPayment, Cancelled),
+                (PendingPayment, Expired),
+                (Paid, Shipped)
+            ]
+        );
+    }
+
+    #[test]
+    fn addresses_are_trimmed_and_bounded() {
+        let address: ShippingAddress = serde_json::from_value(json!({
+            "name": "  Ada Lovelace ", "line1": "12 St James's Sq", "city": "London",
+            "postal_code": " SW1Y 4JH", "country": "GB"
+        }))
+        .expect("valid");
+        assert_eq!(address.name.as_str(), "Ada Lovelace");
+        assert_eq!(address.postal_code.as_str(), "SW1Y 4JH");
+        for bad in [
+            json!({"name": "   ", "line1": "x", "city": "x", "postal_code": "x", "country": "GB"}),
+            json!({"name": "x", "line1": "x", "city": "x", "postal_code": "x", "country": "gb"}),
+            json!({"name": "x", "line1": "x", "city": "x", "postal_code": "x", "country": "GBR"}),
+            json!({"name": "x", "line1": "x", "city": "x", "postal_code": "x", "country": "GB", "phone": "1"}),
+            json!({"name": "x".repeat(101), "line1": "x", "city": "x", "postal_code": "x", "country": "GB"}),
+        ] {
+            assert!(
+                serde_json::from_value::<ShippingAddress>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Carts. A cart is one small item (at most 50 lines) holding its lines as
+//! a JSON document and a version; every write replaces it conditionally on
+//! the version it read, so two tabs writing at once cannot lose a line.
+//! Lines keep the name and price seen when they were last set; `GET
+//! /v1/cart` re-prices from the catalog, and checkout always does.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+
+use super::attr::{get_n, get_s, n, s};
+use super::products::decode_product;
+use super::StoreError;
+use crate::auth::UserId;
+use crate::domain::{order::MAX_CART_LINES, Currency, Line, Money, Product, Quantity, Sku, Total};
+use crate::keys::{self, Item};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub name: String,
+    pub unit_price: Money,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cart {
+    pub lines: Vec<CartLine>,
+    /// 0 for a cart never written.
+    pub version: u64,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a cart holds at most {MAX_CART_LINES} lines")]
+pub struct CartFull;
+
+/// A cart as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CartView {
+    pub items: Vec<Line>,
+    pub subtotal: Total,
+}
+
+impl Cart {
+    /// Sets a line's quantity (adding the line if new).
+    pub fn set(&mut self, line: CartLine) -> Result<(), CartFull> {
+        if let Some(existing) = self.lines.iter_mut().find(|l| l.sku == line.sku) {
+            *existing = line;
+        } else if self.lines.len() >= MAX_CART_LINES {
+            return Err(CartFull);
+        } else {
+            self.lines.push(line);
+        }
+        Ok(())
+    }
+
+    /// Removes a line; false when there was none.
+    pub fn remove(&mut self, sku: &Sku) -> bool {
+        let before = self.lines.len();
+        self.lines.retain(|l| &l.sku != sku);
+        self.lines.len() != before
+    }
+
+    pub fn skus(&self) -> Vec<Sku> {
+        self.lines.iter().map(|l| l.sku.clone()).collect()
+    }
+
+    /// Re-prices every line from `current` (the live catalog), dropping
+    /// lines whose product is gone.
+    pub fn repriced(&self, current: &std::collections::HashMap<Sku, Product>) -> Cart {
+        Cart {
+            lines: self
+                .lines
+                .iter()
+                .filter_map(|line| {
+                    current.get(&line.sku).map(|product| CartLine {
+                        sku: line.sku.clone(),
+                        quantity: line.quantity,
+                        name: product.name.as_str().to_string(),
+                        unit_price: product.price,
+                    })
+                })
+                .collect(),
+            version: self.version,
+        }
+    }
+
+    /// Priced lines and the subtotal; `None` only if a sum overflowed,
+    /// which the caps make impossible.
+    pub fn view(&self) -> Option<CartView> {
+        let mut subtotal = Total::zero(Currency::Usd);
+        let mut items = Vec::with_capacity(self.lines.len());
+        for line in &self.lines {
+            let line_total = line.unit_price.times(line.quantity.get())?;
+            subtotal = subtotal.checked_add(line_total)?;
+            items.push(Line {
+                sku: line.sku.clone(),
+                name: line.name.clone(),
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                line_total,
+            });
+        }
+        Some(CartView { items, subtotal })
+    }
+}
+
+pub trait CartStore: Send + Sync {
+    fn get(&self, user: &UserId) -> impl Future<Output = Result<Cart, StoreError>> + Send;
+
+    /// The cart and one live product, in one read.
+    fn get_with_product(
+        &self,
+        user: &UserId,
+        sku: &Sku,
+    ) -> impl Future<Output = Result<(Cart, Option<Product>), StoreError>> + Send;
+
+    /// Saves `cart` if the stored one is still at `cart.version`;
+    /// `ConditionFailed` if another write came first.
+    fn save(
+        &self,
+        user: &UserId,
+        cart: &Cart,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoCarts {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCarts {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+pub(crate) fn decode_cart(item: Option<&Item>) -> Result<Cart, StoreError> {
+    let Some(item) = item else {
+        return Ok(Cart::default());
+    };
+    let lines = serde_json::from_str(get_s(item, "lines")?)
+        .map_err(|_| StoreError::Corrupt("cart lines do not parse".into()))?;
+    Ok(Cart {
+        lines,
+        version: get_n(item, "version")?,
+    })
+}
+
+impl CartStore for DynamoCarts {
+    async fn get(&self, user: &UserId) -> Result<Cart, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::cart::cart(user)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        decode_cart(out.item.as_ref())
+    }
+
+    async fn get_with_product(
+        &self,
+        user: &UserId,
+        sku: &Sku,
+    ) -> Result<(Cart, Option<Product>), StoreError> {
+        let cart_key = keys::cart::cart(user);
+        let product_key = keys::product::key(sku);
+        let items = super::batch_get(
+            &self.client,
+            &self.table,
+            vec![cart_key.clone(), product_key.clone()],
+        )
+        .await?;
+        let find = |key: &Item| items.iter().find(|item| super::has_key(item, key));
+        let cart = decode_cart(find(&cart_key))?;
+        let product = find(&product_key)
+            .map(decode_product)
+            .transpose()?
+            .flatten();
+        Ok((cart, product))
+    }
+
+    async fn save(&self, user: &UserId, cart: &Cart) -> Result<(), StoreError> {
+        let lines =
+            serde_json::to_string(&cart.lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut item = keys::cart::cart(user);
+        item.extend([
+            ("lines".into(), s(lines)),
+            ("version".into(), n(cart.version + 1)),
+        ]);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        put = if cart.version == 0 {
+            put.condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+        } else {
+            put.condition_expression("version = :version")
+                .expression_attribute_values(":version", n(cart.version))
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::money::Amount;
+
+    fn line(sku: &str, quantity: u64, amount: u64) -> CartLine {
+        CartLine {
+            sku: Sku::try_from(sku.to_string()).expect("sku"),
+            quantity: Quantity::try_from(quantity).expect("quantity"),
+            name: sku.to_lowercase(),
+            unit_price: Money {
+                amount: Amount::try_from(amount).expect("amount"),
+                currency: Currency::Usd,
+            },
+        }
+    }
+
+    #[test]
+    fn set_replaces_or_appends_up_to_the_cap() {
+        let mut cart = Cart::default();
+        cart.set(line("AAA", 1, 100)).expect("room");
+        cart.set(line("AAA", 3, 100)).expect("replace");
+        assert_eq!(cart.lines.len(), 1);
+        assert_eq!(cart.lines[0].quantity.get(), 3);
+        for i in 1..MAX_CART_LINES {
+            cart.set(line(&format!("S{i:03}"), 1, 1)).expect("room");
+        }
+        assert_eq!(cart.set(line("ONE-MORE", 1, 1)), Err(CartFull));
+        cart.set(line("AAA", 5, 100))
+            .expect("existing lines still change");
+    }
+
+    #[test]
+    fn view_totals_lines() {
+        let mut cart = Cart::default();
+        cart.set(line("AAA", 3, 250)).expect("room");
+        cart.set(line("BBB", 2, 1000)).expect("room");
+        let view = cart.view().expect("sums fit");
+        assert_eq!(view.items[0].line_total.amount, 750);
+        assert_eq!(view.subtotal.amount, 2750);
+    }
+}
