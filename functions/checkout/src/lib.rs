@@ -108,12 +108,11 @@ pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore>(
     };
 
     let result = place(deps, &user, &key_hash, &lease, body.shipping_address).await;
-    if let Err(err) = &result {
-        // Nothing was written: let a retry with this key run again.
-        if err.status().is_client_error() || err.status().is_server_error() {
-            if let Err(release) = deps.checkout.release(&user.id, &key_hash, &lease).await {
-                tracing::error!(error = %release, "idempotency claim not released");
-            }
+    // Every error path of `place` wrote nothing (the commit is one
+    // transaction): let a retry with this key run again.
+    if result.is_err() {
+        if let Err(release) = deps.checkout.release(&user.id, &key_hash, &lease).await {
+            tracing::error!(error = %release, "idempotency claim not released");
         }
     }
     result

@@ -28,9 +28,7 @@ pub async fn handler<C: CartStore, P: ProductStore>(
         };
         match saved {
             Ok(()) => {
-                let view = cart
-                    .view()
-                    .ok_or_else(|| StoreError::Corrupt("cart total overflowed".into()))?;
+                let view = cart.view()?;
                 return Ok(no_store(json(StatusCode::OK, &view)));
             }
             Err(StoreError::ConditionFailed) => continue,

@@ -6,7 +6,7 @@ use quiet_core::{
     auth::authenticate,
     deps::Shopper,
     http::{json, no_store},
-    store::{CartStore, ProductStore, StoreError},
+    store::{CartStore, ProductStore},
     ApiError,
 };
 
@@ -17,9 +17,6 @@ pub async fn handler<C: CartStore, P: ProductStore>(
     let user = authenticate(&req, &deps.verifier)?;
     let cart = deps.carts.get(&user.id).await?;
     let current = deps.products.get_many(&cart.skus()).await?;
-    let view = cart
-        .repriced(&current)
-        .view()
-        .ok_or_else(|| StoreError::Corrupt("cart total overflowed".into()))?;
+    let view = cart.repriced(&current).view()?;
     Ok(no_store(json(StatusCode::OK, &view)))
 }

@@ -43,9 +43,7 @@ pub async fn handler<C: CartStore, P: ProductStore>(
         .map_err(|full| ApiError::validation("sku", full.to_string()))?;
         match deps.carts.save(&user.id, &cart).await {
             Ok(()) => {
-                let view = cart
-                    .view()
-                    .ok_or_else(|| StoreError::Corrupt("cart total overflowed".into()))?;
+                let view = cart.view()?;
                 return Ok(no_store(json(StatusCode::OK, &view)));
             }
             Err(StoreError::ConditionFailed) => continue,

@@ -86,9 +86,14 @@ impl Cart {
         }
     }
 
-    /// Priced lines and the subtotal; `None` only if a sum overflowed,
-    /// which the caps make impossible.
-    pub fn view(&self) -> Option<CartView> {
+    /// Priced lines and the subtotal. Sums are checked; the caps (price,
+    /// quantity, lines) make overflow impossible, so it would be corruption.
+    pub fn view(&self) -> Result<CartView, StoreError> {
+        self.checked_view()
+            .ok_or_else(|| StoreError::Corrupt("cart total overflowed".into()))
+    }
+
+    fn checked_view(&self) -> Option<CartView> {
         let mut subtotal = Total::zero(Currency::Usd);
         let mut items = Vec::with_capacity(self.lines.len());
         for line in &self.lines {

@@ -72,6 +72,33 @@ pub(crate) async fn batch_get(
         .unwrap_or_default())
 }
 
+/// Writes `item` unless an item with its key exists; `false` when one did.
+pub(crate) async fn put_if_absent(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: crate::keys::Item,
+) -> Result<bool, StoreError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", crate::keys::PK)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Whether `item` has the primary key `key`.
 pub(crate) fn has_key(item: &crate::keys::Item, key: &crate::keys::Item) -> bool {
     item.get(crate::keys::PK) == key.get(crate::keys::PK)

@@ -295,25 +295,10 @@ impl OrderStore for DynamoOrders {
         };
         let mut item = keys::payment::event(event.id.as_str());
         item.extend(self.event_attributes(event, label, now));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(outcome),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(PaymentOutcome::Duplicate)
-            }
-            Err(err) => Err(err.into()),
+        if super::put_if_absent(&self.client, &self.table, item).await? {
+            Ok(outcome)
+        } else {
+            Ok(PaymentOutcome::Duplicate)
         }
     }
 

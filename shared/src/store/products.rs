@@ -315,25 +315,10 @@ impl ProductStore for DynamoProducts {
         };
         // Keyed on the SKU item itself, so a deleted product's SKU is never
         // reused: old orders keep pointing at what they bought.
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&product)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(product),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(err) => Err(err.into()),
+        if super::put_if_absent(&self.client, &self.table, to_item(&product)).await? {
+            Ok(product)
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 
