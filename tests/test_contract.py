@@ -37,7 +37,50 @@ def test_watch_router_serves_exactly_the_template_routes():
 
 def test_every_function_folder_is_deployed_and_has_a_sample_event():
     folders = {p.name for p in (ROOT / "functions").iterdir() if p.is_dir()}
-    assert folders == set(template_functions())
+    functions = template_functions()
+    assert folders == set(functions)
     for name in folders:
         event = json.loads((ROOT / "events" / f"{name}.json").read_text())
-        assert event["version"] == "2.0", name
+        (trigger,) = {e["Type"] for e in functions[name].get("Events", {}).values()}
+        if trigger == "HttpApi":
+            assert event["version"] == "2.0", name
+        elif trigger == "SQS":
+            assert event["Records"][0]["eventSource"] == "aws:sqs", name
+        else:
+            assert event["detail-type"] == "Scheduled Event", name
+
+
+def test_queues_follow_the_async_rules():
+    """DESIGN.md, async work: every queue has a DLQ with maxReceiveCount >= 5
+    (equal to the workers' MAX_RECEIVES), a visibility timeout at least 6x
+    its worker's timeout, and its worker reports partial batch failures;
+    every DLQ has a depth alarm."""
+    template = stack.load_template()
+    queues = stack.resources_of(template, "AWS::SQS::Queue")
+    worker_rs = (ROOT / "shared/src/worker.rs").read_text()
+    consumed = {}
+    for name, props in template_functions().items():
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "SQS":
+                queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+                consumed[queue] = props.get("Timeout", template["Globals"]["Function"]["Timeout"])
+                assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+                assert event["Properties"]["BatchSize"] <= 10
+                assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
+    sources = {q for q, p in queues.items() if "RedrivePolicy" in p}
+    assert sources == set(consumed)
+    dead_letters = set()
+    for queue in sources:
+        props = queues[queue]
+        assert props["VisibilityTimeout"] >= 6 * consumed[queue], queue
+        redrive = props["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] >= 5
+        assert f"MAX_RECEIVES: u32 = {redrive['maxReceiveCount']};" in worker_rs
+        dead_letters.add(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+    assert dead_letters == set(queues) - sources
+    alarmed = {
+        alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for alarm in stack.resources_of(template, "AWS::CloudWatch::Alarm").values()
+        if alarm.get("Namespace") == "AWS/SQS"
+    }
+    assert alarmed == dead_letters

@@ -35,3 +35,20 @@ def test_get_product_sample_event(stack):
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["sku"] == "TEA-001"
     assert response["headers"]["x-correlation-id"] == "sample-event"
+
+
+def test_notifications_worker_sample_event(stack):
+    # order.placed needs no message: applied, nothing failed.
+    assert invoke("notifications-worker") == {"batchItemFailures": []}
+
+
+def test_reports_worker_sample_event_keeps_a_message_it_cannot_apply(stack):
+    # The sample's job does not exist here: reported failed, so SQS keeps it.
+    response = invoke("reports-worker")
+    assert response == {"batchItemFailures": [
+        {"itemIdentifier": "0b1c6a53-5b8f-4d2c-9a55-2f7f4e3f1a01"}]}
+
+
+def test_scheduled_sample_events(stack):
+    assert set(invoke("expire-orders")) == {"expired", "skipped"}
+    assert set(invoke("relay-outbox")) == {"resent", "parked", "failed"}

@@ -75,8 +75,12 @@ def resources_of(template: dict, kind: str) -> dict[str, dict]:
     }
 
 
-def create_resources(endpoint: str, table_name: str) -> None:
-    """Creates exactly the tables and queues template.yaml declares."""
+def create_resources(endpoint: str, table_name: str, visibility_timeout: int | None = None) -> None:
+    """Creates exactly the tables and queues template.yaml declares.
+
+    `visibility_timeout` overrides the template's (minutes in AWS, sized to
+    the workers' timeouts) so that locally a failed message reappears in
+    seconds and a poison message reaches its DLQ within a test's patience."""
     import boto3
 
     session = boto3.session.Session(
@@ -113,6 +117,8 @@ def create_resources(endpoint: str, table_name: str) -> None:
             for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
             if key in props
         }
+        if visibility_timeout is not None and "VisibilityTimeout" in props:
+            attributes["VisibilityTimeout"] = str(visibility_timeout)
         if "RedrivePolicy" in props:
             policy = dict(props["RedrivePolicy"])
             target = policy["deadLetterTargetArn"]
@@ -186,7 +192,7 @@ def emulator(args: argparse.Namespace) -> None:
     server = make_server("127.0.0.1", args.port, app, threaded=False, processes=1)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_port}"
-    create_resources(endpoint, args.table)
+    create_resources(endpoint, args.table, args.visibility_timeout)
     print(f"emulator ready: {endpoint}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Exit when whoever started us goes away (their end of stdin closes).
@@ -194,6 +200,187 @@ def emulator(args: argparse.Namespace) -> None:
         sys.stdin.read()
     except KeyboardInterrupt:
         pass
+
+
+# --- event sources ----------------------------------------------------------
+
+
+def template_functions() -> dict[str, dict]:
+    """Function folder name -> properties, for every function in the template."""
+    return {
+        Path(props["CodeUri"]).name: props
+        for props in resources_of(load_template(), "AWS::Serverless::Function").values()
+    }
+
+
+def queue_url_variables(endpoint: str) -> dict[str, str]:
+    """Every function environment variable that is `!Ref <queue>`, resolved to
+    the local queue's URL (queues are named after their logical ids)."""
+    template = load_template()
+    queues = resources_of(template, "AWS::SQS::Queue")
+    variables = {}
+    for props in template_functions().values():
+        for name, value in props.get("Environment", {}).get("Variables", {}).items():
+            if isinstance(value, dict) and value.get("Ref") in queues:
+                variables[name] = f"{endpoint}/123456789012/{value['Ref']}"
+    return variables
+
+
+def sqs_event_sources() -> list[dict]:
+    """One entry per SQS event in the template: function, queue, batch size,
+    and whether the function reports partial batch failures."""
+    mappings = []
+    for function, props in template_functions().items():
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            mappings.append({
+                "function": function,
+                "queue": queue,
+                "batch_size": min(10, int(event["Properties"].get("BatchSize", 10))),
+                "partial": "ReportBatchItemFailures"
+                in event["Properties"].get("FunctionResponseTypes", []),
+            })
+    return mappings
+
+
+def scheduled_functions() -> list[str]:
+    return [
+        function
+        for function, props in template_functions().items()
+        for event in props.get("Events", {}).values()
+        if event["Type"] in ("Schedule", "ScheduleV2")
+    ]
+
+
+def invoke_function(invoke_base: str, function: str, payload: dict, timeout: float = 120) -> tuple[bool, object]:
+    """Invokes a function through `cargo lambda watch`'s Lambda API; (ok, result)."""
+    request = urllib.request.Request(
+        f"{invoke_base}/2015-03-31/functions/{function}/invocations",
+        data=json.dumps(payload).encode(), method="POST",
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except (OSError, urllib.error.HTTPError) as error:
+        return False, str(error)
+    try:
+        result = json.loads(body) if body else None
+    except ValueError:
+        return False, body[:200]
+    if isinstance(result, dict) and "errorType" in result:
+        return False, result
+    return True, result
+
+
+class QueuePoller:
+    """A local event source mapping: polls one queue, invokes the function
+    with batches of up to 10 messages in Lambda's SQS event shape, deletes
+    only the messages that succeeded, and leaves the rest to reappear after
+    the visibility timeout (SQS then moves a message that keeps failing to
+    its DLQ). A failed invocation deletes nothing, as in AWS."""
+
+    def __init__(self, endpoint: str, invoke_base: str, mapping: dict, log_file, stopping: threading.Event):
+        import boto3
+
+        self.sqs = boto3.client(
+            "sqs", endpoint_url=endpoint, region_name=REGION,
+            aws_access_key_id="local", aws_secret_access_key="local",
+        )
+        self.invoke_base = invoke_base
+        self.mapping = mapping
+        self.log_file = log_file
+        self.stopping = stopping
+        self.url = self.sqs.get_queue_url(QueueName=mapping["queue"])["QueueUrl"]
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+
+    def record(self, message: dict) -> dict:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value.get("DataType", "String"),
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.arn,
+            "awsRegion": REGION,
+        }
+
+    def note(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self.log_file.write(f"{stamp} {self.mapping['queue']} -> {self.mapping['function']}: {text}\n")
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                busy = self.poll_once()
+            except Exception as error:  # the emulator stopping, mostly
+                if self.stopping.is_set():
+                    return
+                self.note(f"poll failed: {error!r}")
+                busy = False
+            if not busy:
+                # No long polling: moto is served single-threaded, and a
+                # waiting receive would hold every other request up.
+                self.stopping.wait(0.2)
+
+    def poll_once(self) -> bool:
+        received = self.sqs.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=self.mapping["batch_size"],
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return False
+        ok, result = invoke_function(
+            self.invoke_base, self.mapping["function"],
+            {"Records": [self.record(m) for m in received]},
+        )
+        if not ok:
+            self.note(f"{len(received)} messages, invocation failed: {result}")
+            return True
+        failed = set()
+        if self.mapping["partial"] and isinstance(result, dict):
+            failed = {f.get("itemIdentifier") for f in result.get("batchItemFailures") or []}
+        done = [m for m in received if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start:start + 10])
+                ],
+            )
+        self.note(f"{len(received)} messages, {len(failed)} failed: {sorted(failed)}")
+        return True
+
+
+def run_schedule(invoke_base: str, function: str, period: float, log_file, stopping: threading.Event) -> None:
+    """A local EventBridge schedule: invokes `function` every `period` s."""
+    while not stopping.wait(period):
+        payload = {
+            "version": "0", "id": secrets.token_hex(16),
+            "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": REGION, "resources": [], "detail": {},
+        }
+        ok, result = invoke_function(invoke_base, function, payload)
+        if not ok or (isinstance(result, dict) and any(result.values())):
+            log_file.write(f"{time.strftime('%H:%M:%S')} schedule {function}: ok={ok} {result}\n")
 
 
 # --- dev --------------------------------------------------------------------
@@ -272,6 +459,7 @@ class Stack:
         self.state = (ROOT / args.state_dir).resolve()
         self.pidfile = self.state / "stack.pid"
         self.children: list[subprocess.Popen] = []
+        self.stopping = threading.Event()
 
     def claim(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
@@ -306,6 +494,7 @@ class Stack:
         return child
 
     def stop(self) -> None:
+        self.stopping.set()
         for child in reversed(self.children):
             if child.poll() is None:
                 try:
@@ -324,7 +513,8 @@ class Stack:
     def start_emulator(self) -> str:
         child = self.spawn(
             [sys.executable, str(Path(__file__).resolve()), "emulator",
-             "--port", str(self.args.emulator_port), "--table", self.args.table],
+             "--port", str(self.args.emulator_port), "--table", self.args.table,
+             "--visibility-timeout", str(self.args.visibility_timeout)],
             "emulator.log",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -358,10 +548,15 @@ class Stack:
                 "JWT_SIGNING_KEY_PARAMETER": SIGNING_KEY_PARAMETER,
                 # The provider's shared secret; a local default, dev only.
                 "PAYMENT_WEBHOOK_SECRET": env.get("PAYMENT_WEBHOOK_SECRET", "whsec_local_dev"),
+                # Async work: the template's values, except where a local
+                # run wants seconds rather than minutes (overridable).
+                "ORDER_PAYMENT_TTL": env.get("ORDER_PAYMENT_TTL", "900"),
+                "OUTBOX_RESEND_AFTER": env.get("OUTBOX_RESEND_AFTER", "10"),
                 "AWS_LAMBDA_LOG_FORMAT": "JSON",
                 "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
             }
         )
+        env.update(queue_url_variables(endpoint))
         return env
 
     def run(self) -> int:
@@ -409,8 +604,25 @@ class Stack:
             pending = [r for r in pending if not route_answers(base, r[0], r[1])]
             if pending:
                 time.sleep(0.5)
+        self.start_event_sources(endpoint)
         print(f"ready: {base}", flush=True)
         return watcher.wait()
+
+    def start_event_sources(self, endpoint: str) -> None:
+        """What AWS runs beside the functions: an event source mapping per
+        SQS event and a timer per schedule, as template.yaml declares them."""
+        invoke_base = f"http://127.0.0.1:{self.args.port}"
+        log_file = open(self.state / "events.log", "a", buffering=1)
+        for mapping in sqs_event_sources():
+            poller = QueuePoller(endpoint, invoke_base, mapping, log_file, self.stopping)
+            threading.Thread(target=poller.run, daemon=True, name=f"esm-{mapping['function']}").start()
+        for function in scheduled_functions():
+            threading.Thread(
+                target=run_schedule,
+                args=(invoke_base, function, self.args.schedule_period, log_file, self.stopping),
+                daemon=True, name=f"schedule-{function}",
+            ).start()
+        log(f"event sources started (log: {self.state.relative_to(ROOT)}/events.log)")
 
 
 def dev(args: argparse.Namespace) -> None:
@@ -447,6 +659,8 @@ def main() -> None:
     emu = commands.add_parser("emulator", help="run the DynamoDB/SQS emulator only")
     emu.add_argument("--port", type=int, default=4566)
     emu.add_argument("--table", default=DEFAULT_TABLE)
+    emu.add_argument("--visibility-timeout", type=int, default=None,
+                     help="override every queue's visibility timeout (seconds)")
     emu.set_defaults(func=emulator)
 
     run = commands.add_parser("dev", help="run the whole local stack")
@@ -457,6 +671,16 @@ def main() -> None:
     run.add_argument("--concurrency", type=int, default=64)
     run.add_argument("--ignore-changes", action="store_true")
     run.add_argument("--ready-timeout", type=float, default=900)
+    run.add_argument(
+        "--visibility-timeout", type=int,
+        default=int(os.environ.get("QUEUE_VISIBILITY_TIMEOUT", 5)),
+        help="local visibility timeout of every queue, seconds (template: minutes)",
+    )
+    run.add_argument(
+        "--schedule-period", type=float,
+        default=float(os.environ.get("SCHEDULE_PERIOD", 5)),
+        help="seconds between runs of each scheduled function (template: 1 minute)",
+    )
     run.set_defaults(func=dev)
 
     gen = commands.add_parser("keygen", help="print a new token signing key pair")

@@ -36,6 +36,27 @@ pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// A duration setting in whole seconds (1..=86400), or `default` if unset.
+pub fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    let value = match get(name).filter(|v| !v.trim().is_empty()) {
+        None => default,
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|secs| (1..=86_400).contains(secs))
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: "must be a whole number of seconds from 1 to 86400".into(),
+            })?,
+    };
+    Ok(std::time::Duration::from_secs(value))
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env)
@@ -114,6 +135,21 @@ mod tests {
             err.to_string(),
             "environment variable TABLE_NAME is not set"
         );
+    }
+
+    #[test]
+    fn durations_default_and_reject_nonsense() {
+        let get = env(&[("TTL", "90"), ("ZERO", "0"), ("TEXT", "15m")]);
+        assert_eq!(
+            seconds(&get, "TTL", 900).ok(),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            seconds(&get, "UNSET", 900).ok(),
+            Some(std::time::Duration::from_secs(900))
+        );
+        assert!(seconds(&get, "ZERO", 900).is_err());
+        assert!(seconds(&get, "TEXT", 900).is_err());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use crate::{
     auth::{keys, TokenVerifier},
     domain::CursorKey,
-    store::{DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts},
+    events::Topic,
+    store::{DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts, Relay},
     Config,
 };
 
@@ -55,8 +56,9 @@ impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts> {
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let dynamodb = config.dynamodb().await;
+        let relay = Relay::from_env(&config, &[Topic::Orders]).await?;
         Ok(Self {
-            checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name),
+            checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name).with_relay(relay),
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
             products: DynamoProducts::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
@@ -76,6 +78,19 @@ impl Orders<DynamoOrders> {
         let config = Config::from_env()?;
         Ok(Self {
             orders: DynamoOrders::new(config.dynamodb().await, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+            cursor_key: CursorKey::from_env()?,
+        })
+    }
+
+    /// For functions that change an order: its event is relayed to the
+    /// order events queue right after the commit.
+    pub async fn publishing_from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let relay = Relay::from_env(&config, &[Topic::Orders]).await?;
+        Ok(Self {
+            orders: DynamoOrders::new(config.dynamodb().await, &config.table_name)
+                .with_relay(relay),
             verifier: keys::verifier_from_env()?,
             cursor_key: CursorKey::from_env()?,
         })

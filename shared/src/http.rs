@@ -57,7 +57,7 @@ where
     let route = route_of(&req);
     let span = tracing::info_span!("request", %request_id, %correlation_id);
 
-    let mut response = async {
+    let response = async {
         let result = if body_bytes(&req).len() > MAX_BODY_BYTES {
             Err(ApiError::PayloadTooLarge {
                 limit: MAX_BODY_BYTES,
@@ -67,8 +67,9 @@ where
         };
         result.unwrap_or_else(ApiError::into_response)
     }
-    .instrument(span.clone())
-    .await;
+    .instrument(span.clone());
+    let mut response =
+        crate::telemetry::with_correlation_id(correlation_id.clone(), response).await;
 
     let headers = response.headers_mut();
     for (name, value) in [(REQUEST_ID, &request_id), (CORRELATION_ID, &correlation_id)] {

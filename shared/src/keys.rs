@@ -18,6 +18,14 @@
 //! | payment event | `PAYMENT_EVENT#<id>` | `EVENT` |                              |                                       |
 //! | token family  | `FAMILY#<id>`      | `FAMILY`  |                               |                                       |
 //! | refresh token | `REFRESH#<sha256>` | `REFRESH` |                               |                                       |
+//! | outbox event  | `OUTBOX#<event id>` | `OUTBOX` | `OUTBOX` / `<ms>#<event id>` (sparse) |                              |
+//! | notification  | `USER#<id>`        | `NOTIFICATION#<event id>` |             |                                       |
+//! | report job    | `REPORT#<job id>`  | `REPORT`  |                               |                                       |
+//!
+//! An outbox event stays until its consumer has applied it; its index entry
+//! is when the relay should next (re)send it, so the sweeper reads only what
+//! is due. A notification's key is the (time-ordered) id of the event that
+//! caused it, so a redelivered event finds its notification already written.
 //!
 //! The email guard makes emails unique (written in the same transaction as
 //! the user, conditional on not existing) and carries what login needs
@@ -170,6 +178,12 @@ pub mod order {
         s(format!("{created_ms:013}#{id}"))
     }
 
+    /// A bound on both order indexes' sort keys: every entry created
+    /// before `ms` sorts below it, every entry created at or after above.
+    pub fn created_bound(ms: u64) -> AttributeValue {
+        s(format!("{ms:013}"))
+    }
+
     pub fn owner_partition(user: &UserId) -> AttributeValue {
         s(format!("ORDERS#{}", user.as_str()))
     }
@@ -209,6 +223,77 @@ pub mod payment {
     /// no-op.
     pub fn event(id: &str) -> Item {
         single(format!("PAYMENT_EVENT#{id}"), "EVENT")
+    }
+}
+
+pub mod outbox {
+    use super::*;
+    use crate::events::EventId;
+
+    /// The sweeper's index partition. One partition: outbox items live
+    /// seconds, so it holds only what is in flight or stuck.
+    const DUE: &str = "OUTBOX";
+
+    pub fn key(id: &EventId) -> Item {
+        single(format!("OUTBOX#{id}"), "OUTBOX")
+    }
+
+    fn due_sort(due_ms: u64, id: &EventId) -> AttributeValue {
+        s(format!("{due_ms:013}#{id}"))
+    }
+
+    /// Key plus the index entry that makes the sweeper send it at `due_ms`.
+    pub fn pending(id: &EventId, due_ms: u64) -> Item {
+        let mut item = key(id);
+        item.insert(GSI1.pk.into(), s(DUE));
+        item.insert(GSI1.sk.into(), due_sort(due_ms, id));
+        item
+    }
+
+    /// The new index sort value after a resend, for an `UpdateItem`.
+    pub fn due_at(id: &EventId, due_ms: u64) -> (&'static str, AttributeValue) {
+        (GSI1.sk, due_sort(due_ms, id))
+    }
+
+    pub fn due_partition() -> AttributeValue {
+        s(DUE)
+    }
+
+    /// Upper bound (exclusive) of index sort values due by `now_ms`.
+    pub fn due_before(now_ms: u64) -> AttributeValue {
+        s(format!("{:013}", now_ms.saturating_add(1)))
+    }
+}
+
+pub mod notification {
+    use super::*;
+    use crate::auth::UserId;
+    use crate::events::EventId;
+
+    const PREFIX: &str = "NOTIFICATION#";
+
+    fn partition(user: &UserId) -> String {
+        format!("USER#{}", user.as_str())
+    }
+
+    /// Keyed by the event that caused it (event ids sort by time), so a
+    /// redelivered event finds its notification already written.
+    pub fn key(user: &UserId, event: &EventId) -> Item {
+        single(partition(user), &format!("{PREFIX}{event}"))
+    }
+
+    /// `(pk value, sk prefix)` of a user's notifications.
+    pub fn listing(user: &UserId) -> (AttributeValue, AttributeValue) {
+        (s(partition(user)), s(PREFIX))
+    }
+}
+
+pub mod report {
+    use super::*;
+    use crate::events::JobId;
+
+    pub fn job(id: &JobId) -> Item {
+        single(format!("REPORT#{id}"), "REPORT")
     }
 }
 

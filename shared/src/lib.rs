@@ -8,7 +8,10 @@
 //! - [`http`]: the edge every HTTP function shares (body limits, JSON parsing,
 //!   request/correlation ids, the per-request log line).
 //! - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
-//! - [`store`]: repositories over DynamoDB, one trait per capability.
+//! - [`events`]: domain events, written to the outbox with their change.
+//! - [`store`]: repositories over DynamoDB, one trait per capability, and
+//!   the outbox relay to SQS.
+//! - [`worker`]: the edge every SQS and scheduled worker shares.
 
 pub mod auth;
 pub mod clock;
@@ -16,12 +19,14 @@ pub mod config;
 pub mod deps;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod pages;
 pub mod payments;
 pub mod store;
 pub mod telemetry;
+pub mod worker;
 
 pub use config::Config;
 pub use error::ApiError;

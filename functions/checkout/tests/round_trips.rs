@@ -57,8 +57,11 @@ async fn a_checkout_takes_at_most_four_dynamodb_calls() {
 
     // When it checks out through a client that counts its calls.
     let (client, calls) = testkit::counting_dynamodb();
+    // The order.placed event goes to SQS after the commit: not a DynamoDB call.
+    let (queue, _) = testkit::queue_with_dlq(30).await;
+    let relay = testkit::relay(&testkit::emulator().endpoint, &queue).await;
     let deps = Checkout {
-        checkout: DynamoCheckout::new(client.clone(), testkit::table()),
+        checkout: DynamoCheckout::new(client.clone(), testkit::table()).with_relay(relay),
         carts: DynamoCarts::new(client.clone(), testkit::table()),
         products: DynamoProducts::new(client, testkit::table()),
         verifier,

@@ -1,13 +1,20 @@
 use payment_webhook::{handler, Deps};
-use quiet_core::{config, payments::SignedWebhooks, store::DynamoOrders, Config};
+use quiet_core::{
+    config,
+    events::Topic,
+    payments::SignedWebhooks,
+    store::{DynamoOrders, Relay},
+    Config,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let secret = config::required(&config::env, "PAYMENT_WEBHOOK_SECRET")?;
+    let relay = Relay::from_env(&config, &[Topic::Orders]).await?;
     let deps = Deps {
-        orders: DynamoOrders::new(config.dynamodb().await, &config.table_name),
+        orders: DynamoOrders::new(config.dynamodb().await, &config.table_name).with_relay(relay),
         provider: SignedWebhooks::new(&secret)?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await

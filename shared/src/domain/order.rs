@@ -40,7 +40,7 @@ impl From<Quantity> for u32 {
 
 /// A cart holds at most this many lines, which keeps a checkout within one
 /// DynamoDB transaction (100 actions: a stock update per line, plus the
-/// order, the cart and the idempotency record).
+/// order, the cart, the idempotency record and the outbox event).
 pub const MAX_CART_LINES: usize = 50;
 
 /// An order id: `ord_` and 32 lowercase hex digits.
@@ -189,6 +189,12 @@ impl TryFrom<String> for Country {
         } else {
             Err("must be an ISO 3166-1 alpha-2 code, like US or DE".into())
         }
+    }
+}
+
+impl Country {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -83,6 +83,7 @@ pub struct PageLimit(u8);
 impl PageLimit {
     pub const DEFAULT: Self = Self(20);
     pub const MAX: u8 = 100;
+    pub const LARGEST: Self = Self(Self::MAX);
 
     pub fn get(self) -> usize {
         usize::from(self.0)

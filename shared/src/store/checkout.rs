@@ -7,8 +7,10 @@
 //! 2. The caller reads the cart and its products (2 calls).
 //! 3. `commit` is one `TransactWriteItems`: a conditional stock decrement per
 //!    SKU (`stock >= :qty`), the order, the cart's deletion (conditional on
-//!    the version read) and the record's completion (conditional on the
-//!    caller's lease). If any condition fails nothing is written.
+//!    the version read), the record's completion (conditional on the
+//!    caller's lease) and the `order.placed` outbox event. If any condition
+//!    fails nothing is written. The event is relayed to SQS after the commit
+//!    (an SQS call, not a DynamoDB one).
 //!
 //! A claim left `in_progress` by a crashed executor can be taken over after
 //! [`STALE_CLAIM_SECS`]; the lease condition in `commit` makes sure only one
@@ -23,9 +25,11 @@ use aws_sdk_dynamodb::{
 
 use super::attr::{get_n, get_s, n, s};
 use super::orders::{encode_order, Order};
+use super::outbox::{self, Relay};
 use super::{condition_failed, StoreError};
 use crate::auth::UserId;
-use crate::domain::Sku;
+use crate::domain::{OrderStatus, Sku};
+use crate::events::{Change, Event, OrderRef};
 use crate::keys;
 
 /// Idempotency records are kept for 24 hours (TTL).
@@ -91,13 +95,23 @@ pub trait CheckoutStore: Send + Sync {
 pub struct DynamoCheckout {
     client: Client,
     table: String,
+    relay: Option<Relay>,
 }
 
 impl DynamoCheckout {
+    /// Without a relay, `order.placed` waits in the outbox for the sweeper.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            relay: None,
+        }
+    }
+
+    pub fn with_relay(self, relay: Relay) -> Self {
+        Self {
+            relay: Some(relay),
+            ..self
         }
     }
 }
@@ -195,7 +209,7 @@ impl CheckoutStore for DynamoCheckout {
         cart_version: u64,
         response_body: &str,
     ) -> Result<Commit, StoreError> {
-        let mut actions = Vec::with_capacity(order.items.len() + 3);
+        let mut actions = Vec::with_capacity(order.items.len() + 4);
         for line in &order.items {
             let decrement = build(
                 Update::builder()
@@ -245,9 +259,20 @@ impl CheckoutStore for DynamoCheckout {
                 .build(),
         )?;
         actions.push(TransactWriteItem::builder().update(complete).build());
+        let placed = Event::new(Change::order_became(
+            OrderStatus::PendingPayment,
+            OrderRef {
+                order_id: order.order_id.clone(),
+                user_id: user.clone(),
+            },
+        ));
+        actions.push(outbox::put_action(&self.table, &placed)?);
 
         let codes = match super::transact(&self.client, actions).await? {
-            Ok(()) => return Ok(Commit::Placed),
+            Ok(()) => {
+                outbox::publish(self.relay.as_ref(), &placed).await;
+                return Ok(Commit::Placed);
+            }
             Err(codes) => codes,
         };
         let lines = order.items.len();

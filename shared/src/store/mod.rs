@@ -5,23 +5,29 @@
 mod attr;
 pub mod carts;
 pub mod checkout;
+pub mod notifications;
 pub mod orders;
+pub mod outbox;
 pub mod products;
+pub mod reports;
 pub mod sessions;
 pub mod users;
 
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
 pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout};
+pub use notifications::{DynamoNotifications, Notification, NotificationKind, NotificationStore};
 pub use orders::{
     DynamoOrders, Order, OrderListing, OrderPage, OrderPosition, OrderStore, PaymentOutcome,
 };
+pub use outbox::{DynamoOutbox, OutboxStore, Pending, Relay};
 pub use products::{
     DynamoProducts, NewProduct, Page, ProductPatch, ProductStore, StockChange, StockDelta,
 };
+pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummary, SkuSales};
 pub use sessions::{DynamoSessions, Rotation, Session, SessionStore, TokenHash};
 pub use users::{DynamoUsers, User, UserStore};
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,12 +92,23 @@ pub(crate) async fn put_if_absent(
         .expression_attribute_names("#pk", crate::keys::PK)
         .send()
         .await;
+    unless_condition_failed(result)
+}
+
+/// The outcome of a conditional write: `true` written, `false` when its
+/// condition failed; any other failure is an error.
+pub(crate) fn unless_condition_failed<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
     match result {
         Ok(_) => Ok(true),
         Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            if err.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
         {
             Ok(false)
         }

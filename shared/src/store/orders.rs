@@ -9,9 +9,11 @@ use aws_sdk_dynamodb::{
 use serde::Serialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
+use super::outbox::{self, Relay};
 use super::StoreError;
 use crate::auth::UserId;
 use crate::domain::{Line, OrderId, OrderStatus, PageLimit, ShippingAddress, Total};
+use crate::events::{Change, Event, OrderRef};
 use crate::keys::{self, Item};
 use crate::payments::{PaymentEvent, PaymentEventType};
 
@@ -173,19 +175,55 @@ pub trait OrderStore: Send + Sync {
         id: &OrderId,
         now: &str,
     ) -> impl Future<Output = Result<Order, StoreError>> + Send;
+
+    /// Orders still `pending_payment` that were placed before `cutoff_ms`,
+    /// oldest first.
+    fn overdue(
+        &self,
+        cutoff_ms: u64,
+        limit: PageLimit,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
+
+    /// `pending_payment → expired`, returning the stock in the same
+    /// transaction; `ConditionFailed` when the order moved on (paid,
+    /// cancelled, or expired by an overlapping run), which changes nothing.
+    fn expire(
+        &self,
+        order: &Order,
+        now: &str,
+    ) -> impl Future<Output = Result<Order, StoreError>> + Send;
+
+    /// Every order now in `status` that was placed in `[from_ms, to_ms)`.
+    fn placed_between(
+        &self,
+        status: OrderStatus,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
 pub struct DynamoOrders {
     client: Client,
     table: String,
+    relay: Option<Relay>,
 }
 
 impl DynamoOrders {
+    /// Without a relay, events wait in the outbox for the sweeper.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            relay: None,
+        }
+    }
+
+    /// Sends each transition's event right after its commit.
+    pub fn with_relay(self, relay: Relay) -> Self {
+        Self {
+            relay: Some(relay),
+            ..self
         }
     }
 }
@@ -310,12 +348,89 @@ impl OrderStore for DynamoOrders {
         self.transition(&order, OrderStatus::Shipped, now, Vec::new())
             .await
     }
+
+    async fn overdue(&self, cutoff_ms: u64, limit: PageLimit) -> Result<Vec<Order>, StoreError> {
+        let index = keys::GSI2;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk AND #sk < :cutoff")
+            .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_names("#sk", index.sk)
+            .expression_attribute_values(
+                ":pk",
+                keys::order::status_partition(OrderStatus::PendingPayment),
+            )
+            .expression_attribute_values(":cutoff", keys::order::created_bound(cutoff_ms))
+            .limit(i32::try_from(limit.get()).unwrap_or(i32::MAX))
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(decode_order)
+            // The index is eventually consistent: it may still list an
+            // order that just moved on; the transition's condition decides.
+            .filter(|order| {
+                order
+                    .as_ref()
+                    .map_or(true, |o| o.status == OrderStatus::PendingPayment)
+            })
+            .collect()
+    }
+
+    async fn expire(&self, order: &Order, now: &str) -> Result<Order, StoreError> {
+        if order.status != OrderStatus::PendingPayment {
+            return Err(StoreError::ConditionFailed);
+        }
+        let returns = self.stock_returns(order)?;
+        self.transition(order, OrderStatus::Expired, now, returns)
+            .await
+    }
+
+    async fn placed_between(
+        &self,
+        status: OrderStatus,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<Order>, StoreError> {
+        let index = keys::GSI2;
+        let mut orders = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#pk", index.pk)
+                .expression_attribute_names("#sk", index.sk)
+                .expression_attribute_values(":pk", keys::order::status_partition(status))
+                .expression_attribute_values(":from", keys::order::created_bound(from_ms))
+                .expression_attribute_values(":to", keys::order::created_bound(to_ms))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                orders.push(decode_order(&item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(orders);
+            }
+        }
+    }
 }
 
 impl DynamoOrders {
     /// Moves an order from its current status to `next`, keeping the status
     /// index in step, conditional on the status it was read with. `extra`
-    /// joins the same transaction (stock returns), so both or neither happen.
+    /// (stock returns, the payment record) and the transition's event join
+    /// the same transaction, so all or none happen; the event is relayed
+    /// right after.
     async fn transition(
         &self,
         order: &Order,
@@ -336,14 +451,27 @@ impl DynamoOrders {
             .expression_attribute_values(":current", s(order.status.as_str()))
             .build()
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        let mut actions = vec![TransactWriteItem::builder().update(update).build()];
+        let event = Event::new(Change::order_became(
+            next,
+            OrderRef {
+                order_id: order.order_id.clone(),
+                user_id: order.user_id.clone(),
+            },
+        ));
+        let mut actions = vec![
+            TransactWriteItem::builder().update(update).build(),
+            outbox::put_action(&self.table, &event)?,
+        ];
         actions.extend(extra);
         match super::transact(&self.client, actions).await? {
-            Ok(()) => Ok(Order {
-                status: next,
-                updated_at: now.to_string(),
-                ..order.clone()
-            }),
+            Ok(()) => {
+                outbox::publish(self.relay.as_ref(), &event).await;
+                Ok(Order {
+                    status: next,
+                    updated_at: now.to_string(),
+                    ..order.clone()
+                })
+            }
             Err(_) => Err(StoreError::ConditionFailed),
         }
     }

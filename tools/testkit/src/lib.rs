@@ -207,3 +207,151 @@ pub fn token_keys() -> (
     );
     (TokenSigner::new("test".into(), key, scope), verifier)
 }
+
+/// An SQS client for the emulator (same endpoint as DynamoDB).
+pub fn sqs() -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .endpoint_url(&emulator().endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "testkit",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+/// A fresh queue with its own DLQ (`maxReceiveCount` as the template's) and
+/// the given visibility timeout; returns (queue URL, DLQ URL).
+pub async fn queue_with_dlq(visibility_secs: u32) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = sqs();
+    let name = unique("q");
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .expect("create dlq")
+        .queue_url
+        .expect("dlq url");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("dlq attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("dlq arn");
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": quiet_core::worker::MAX_RECEIVES,
+    });
+    let queue = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_secs.to_string(),
+        )
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
+    (queue, dlq)
+}
+
+/// A relay that sends every topic to `queue_url`, through `endpoint`
+/// (pass a dead endpoint to simulate an SQS outage).
+pub async fn relay(endpoint: &str, queue_url: &str) -> quiet_core::store::Relay {
+    use quiet_core::events::Topic;
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "testkit"),
+        ))
+        .build();
+    quiet_core::store::Relay::new(
+        quiet_core::store::Relay::client(&sdk),
+        Topic::ALL
+            .iter()
+            .map(|topic| (*topic, queue_url.to_string()))
+            .collect(),
+    )
+}
+
+/// Places a `pending_payment` order of `quantity` units of `sku` for a new
+/// user, created at `created_ms`, through the real checkout transaction
+/// (stock is reserved, `order.placed` written to the outbox).
+pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_core::store::Order {
+    use quiet_core::{
+        auth::UserId,
+        domain::{Currency, Line, Money, OrderId, OrderStatus, Quantity, Total},
+        store::{
+            Cart, CartLine, CartStore, CheckoutStore, Claim, Commit, DynamoCarts, DynamoCheckout,
+        },
+    };
+    let user = UserId::generate();
+    let sku: quiet_core::domain::Sku = sku.to_string().try_into().expect("sku");
+    let quantity = Quantity::try_from(u64::from(quantity)).expect("quantity");
+    let unit_price: Money =
+        serde_json::from_value(serde_json::json!({"amount": 1234, "currency": "USD"}))
+            .expect("price");
+    let carts = DynamoCarts::new(dynamodb(), table());
+    let mut cart = Cart::default();
+    cart.set(CartLine {
+        sku: sku.clone(),
+        quantity,
+        name: "Test product".into(),
+        unit_price,
+    })
+    .expect("room");
+    carts.save(&user, &cart).await.expect("cart saved");
+    let version = carts.get(&user).await.expect("cart").version;
+    let order = quiet_core::store::Order {
+        order_id: OrderId::generate(),
+        status: OrderStatus::PendingPayment,
+        items: vec![Line {
+            sku,
+            name: "Test product".into(),
+            quantity,
+            unit_price,
+            line_total: Total {
+                amount: 1234 * u64::from(quantity.get()),
+                currency: Currency::Usd,
+            },
+        }],
+        total: Total {
+            amount: 1234 * u64::from(quantity.get()),
+            currency: Currency::Usd,
+        },
+        shipping_address: serde_json::from_value(serde_json::json!({
+            "name": "Ada", "line1": "1 Way", "city": "London", "postal_code": "N1", "country": "GB"
+        }))
+        .expect("address"),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        updated_at: "2026-01-01T00:00:00Z".into(),
+        user_id: user.clone(),
+        created_ms,
+    };
+    let checkout = DynamoCheckout::new(dynamodb(), table());
+    let Claim::Claimed { lease } = checkout
+        .claim(&user, "key", "request", quiet_core::clock::now())
+        .await
+        .expect("claim")
+    else {
+        panic!("a fresh key is claimed");
+    };
+    let placed = checkout
+        .commit(&user, "key", &lease, &order, version, "{}")
+        .await
+        .expect("commit");
+    assert_eq!(placed, Commit::Placed, "order placed");
+    order
+}

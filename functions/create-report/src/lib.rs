@@ -1,0 +1,107 @@
+//! POST /v1/admin/reports {from, to} (admin): queues a sales report over
+//! orders placed in `[from, to)` (RFC 3339). 202 `{job_id, status:"queued"}`
+//! with `Location: /v1/admin/reports/{job_id}`; the reports worker fills it
+//! in. The job and its event are written in one transaction, so an accepted
+//! report is never lost, even if SQS is down at that moment.
+
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    Body, Request, Response,
+};
+use quiet_core::{
+    auth::{authenticate, Role, TokenVerifier},
+    clock,
+    error::FieldError,
+    events::JobId,
+    http::{json, json_body, no_store},
+    store::{Report, ReportStatus, ReportStore},
+    ApiError,
+};
+use serde::{Deserialize, Serialize};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+/// The longest window one report may cover.
+pub const MAX_WINDOW_DAYS: i64 = 366;
+
+pub struct Deps<R> {
+    pub reports: R,
+    pub verifier: TokenVerifier,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportRequest {
+    from: String,
+    to: String,
+}
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    job_id: &'a JobId,
+    status: ReportStatus,
+}
+
+fn instant(field: &str, text: &str) -> Result<(OffsetDateTime, u64), FieldError> {
+    let invalid = || {
+        FieldError::new(
+            field,
+            "must be an RFC 3339 date-time, like 2026-01-31T00:00:00Z",
+        )
+    };
+    let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| invalid())?;
+    let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| FieldError::new(field, "must not be before 1970"))?;
+    Ok((at, ms))
+}
+
+pub async fn handler<R: ReportStore>(
+    deps: &Deps<R>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let caller = authenticate(&req, &deps.verifier)?;
+    caller.require(Role::Admin)?;
+    let body: ReportRequest = json_body(&req)?;
+    let (from, to) = match (instant("from", &body.from), instant("to", &body.to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (from, to) => {
+            return Err(ApiError::Validation(
+                [from.err(), to.err()].into_iter().flatten().collect(),
+            ))
+        }
+    };
+    if to.0 <= from.0 {
+        return Err(ApiError::validation("to", "must be later than from"));
+    }
+    if (to.0 - from.0).whole_days() > MAX_WINDOW_DAYS {
+        return Err(ApiError::validation(
+            "to",
+            format!("a report covers at most {MAX_WINDOW_DAYS} days"),
+        ));
+    }
+    let now = clock::now_rfc3339();
+    let report = Report {
+        job_id: JobId::generate(),
+        status: ReportStatus::Queued,
+        from: body.from,
+        to: body.to,
+        created_at: now.clone(),
+        updated_at: now,
+        result: None,
+        error: None,
+        from_ms: from.1,
+        to_ms: to.1,
+        requested_by: caller.id,
+    };
+    deps.reports.create(&report).await?;
+    let mut response = no_store(json(
+        StatusCode::ACCEPTED,
+        &Accepted {
+            job_id: &report.job_id,
+            status: report.status,
+        },
+    ));
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/admin/reports/{}", report.job_id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}

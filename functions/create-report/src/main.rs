@@ -1,0 +1,19 @@
+use create_report::{handler, Deps};
+use quiet_core::{
+    auth::keys,
+    events::Topic,
+    store::{DynamoReports, Relay},
+    Config,
+};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    quiet_core::telemetry::init();
+    let config = Config::from_env()?;
+    let relay = Relay::from_env(&config, &[Topic::Reports]).await?;
+    let deps = Deps {
+        reports: DynamoReports::new(config.dynamodb().await, &config.table_name).with_relay(relay),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
+}

@@ -1,0 +1,13 @@
+use get_report::{handler, Deps};
+use quiet_core::{auth::keys, store::DynamoReports, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    quiet_core::telemetry::init();
+    let config = Config::from_env()?;
+    let deps = Deps {
+        reports: DynamoReports::new(config.dynamodb().await, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
+}

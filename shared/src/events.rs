@@ -1,0 +1,271 @@
+//! Domain events: what changed, as the outbox stores it and SQS carries it.
+//!
+//! A state change (order placed, paid, shipped, cancelled, expired; report
+//! requested) writes its [`Event`] to the outbox in the same DynamoDB
+//! transaction as the change itself (see [`crate::store::outbox`]), so an
+//! event exists exactly when its change happened. Each [`Change`] belongs
+//! to one [`Topic`], i.e. one queue and one consumer.
+//!
+//! On the wire an event is one flat JSON object:
+//! `{"event_id":"evt_…","occurred_ms":…,"type":"order.paid","order_id":"ord_…","user_id":"…"}`.
+//! Consumers ignore fields they do not know, so adding one is not a breaking
+//! change.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::UserId;
+use crate::domain::{OrderId, OrderStatus};
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut random = [0u8; N];
+    // The OS RNG failing is not recoverable, and never input-driven.
+    getrandom::fill(&mut random).unwrap_or_else(|err| panic!("OS random source failed: {err}"));
+    random
+}
+
+/// `<prefix>` and 32 lowercase hex digits (128 random bits).
+fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", crate::auth::hex(&random::<16>()))
+}
+
+/// `<prefix>` and 32 lowercase hex digits: 48 bits of epoch milliseconds,
+/// then 80 random bits (the layout of a UUIDv7), so ids sort by creation
+/// time to the millisecond.
+fn time_ordered_id(prefix: &str) -> String {
+    time_ordered_id_at(prefix, crate::clock::now_ms())
+}
+
+fn time_ordered_id_at(prefix: &str, ms: u64) -> String {
+    let ms = ms & 0xffff_ffff_ffff;
+    format!("{prefix}{ms:012x}{}", crate::auth::hex(&random::<10>()))
+}
+
+fn is_random_id(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|hex| {
+        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+macro_rules! random_id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $generate:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn generate() -> Self {
+                Self($generate($prefix))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                if is_random_id(&value, $prefix) {
+                    Ok(Self(value))
+                } else {
+                    Err(concat!("must be ", $prefix, " and 32 lowercase hex digits").into())
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+random_id_type!(
+    /// An event id: `evt_` and 32 hex digits, time-ordered. Consumers
+    /// deduplicate by it.
+    EventId,
+    "evt_",
+    time_ordered_id
+);
+random_id_type!(
+    /// A report job id: `rpt_` and 32 hex digits.
+    JobId,
+    "rpt_",
+    random_id
+);
+
+/// The queue a change travels on; one consumer per topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Order lifecycle events, consumed by the notifications worker.
+    Orders,
+    /// Report requests, consumed by the reports worker.
+    Reports,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 2] = [Topic::Orders, Topic::Reports];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Orders => "orders",
+            Self::Reports => "reports",
+        }
+    }
+
+    /// The environment variable holding this topic's queue URL.
+    pub fn queue_url_variable(self) -> &'static str {
+        match self {
+            Self::Orders => "ORDER_EVENTS_QUEUE_URL",
+            Self::Reports => "REPORTS_QUEUE_URL",
+        }
+    }
+}
+
+/// Which order and whose: enough for a consumer to find everything else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRef {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Change {
+    #[serde(rename = "order.placed")]
+    OrderPlaced(OrderRef),
+    #[serde(rename = "order.paid")]
+    OrderPaid(OrderRef),
+    #[serde(rename = "order.shipped")]
+    OrderShipped(OrderRef),
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled(OrderRef),
+    #[serde(rename = "order.expired")]
+    OrderExpired(OrderRef),
+    #[serde(rename = "report.requested")]
+    ReportRequested { job_id: JobId },
+}
+
+impl Change {
+    /// The event an order entering `status` announces.
+    pub fn order_became(status: OrderStatus, order: OrderRef) -> Self {
+        match status {
+            OrderStatus::PendingPayment => Self::OrderPlaced(order),
+            OrderStatus::Paid => Self::OrderPaid(order),
+            OrderStatus::Shipped => Self::OrderShipped(order),
+            OrderStatus::Cancelled => Self::OrderCancelled(order),
+            OrderStatus::Expired => Self::OrderExpired(order),
+        }
+    }
+
+    pub fn topic(&self) -> Topic {
+        match self {
+            Self::ReportRequested { .. } => Topic::Reports,
+            _ => Topic::Orders,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::OrderPlaced(_) => "order.placed",
+            Self::OrderPaid(_) => "order.paid",
+            Self::OrderShipped(_) => "order.shipped",
+            Self::OrderCancelled(_) => "order.cancelled",
+            Self::OrderExpired(_) => "order.expired",
+            Self::ReportRequested { .. } => "report.requested",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: EventId,
+    /// When the change committed (epoch ms); orders consumers' records.
+    pub occurred_ms: u64,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+impl Event {
+    /// An event that happens now; its id carries the same millisecond.
+    pub fn new(change: Change) -> Self {
+        let occurred_ms = crate::clock::now_ms();
+        Self {
+            event_id: EventId(time_ordered_id_at("evt_", occurred_ms)),
+            occurred_ms,
+            change,
+        }
+    }
+
+    /// The message body. Serialising our own plain types cannot fail; the
+    /// `Result` spares callers an `unwrap`.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    pub fn from_json(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order_ref() -> OrderRef {
+        OrderRef {
+            order_id: OrderId::generate(),
+            user_id: UserId::generate(),
+        }
+    }
+
+    #[test]
+    fn events_round_trip_as_flat_json() {
+        let event = Event::new(Change::OrderPaid(order_ref()));
+        let json = event.to_json().expect("serialises");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("json");
+        assert_eq!(value["type"], "order.paid");
+        assert!(value["order_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("ord_")));
+        assert_eq!(Event::from_json(&json).expect("parses"), event);
+    }
+
+    #[test]
+    fn unknown_fields_are_tolerated_and_unknown_types_refused() {
+        let event = Event::new(Change::ReportRequested {
+            job_id: JobId::generate(),
+        });
+        let mut value = serde_json::to_value(&event).expect("json");
+        value["added_later"] = serde_json::json!(1);
+        assert_eq!(Event::from_json(&value.to_string()).expect("parses"), event);
+        value["type"] = serde_json::json!("order.teleported");
+        assert!(Event::from_json(&value.to_string()).is_err());
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(EventId::try_from("evt_".to_string() + &"a".repeat(32)).is_ok());
+        assert!(EventId::try_from("evt_".to_string() + &"A".repeat(32)).is_err());
+        assert!(JobId::try_from("rpt_123".to_string()).is_err());
+        assert_ne!(JobId::generate(), JobId::generate());
+    }
+
+    #[test]
+    fn event_ids_sort_by_time() {
+        let first = EventId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = EventId::generate();
+        assert!(first.as_str() < second.as_str());
+        assert!(EventId::try_from(second.to_string()).is_ok());
+    }
+}

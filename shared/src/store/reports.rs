@@ -1,0 +1,291 @@
+//! Sales report jobs: requested over HTTP, computed by the reports worker.
+//!
+//! A job is `queued` when requested (its `report.requested` event written in
+//! the same transaction), `running` while the worker aggregates, then
+//! `succeeded` with its summary or `failed` with a reason.
+
+use std::{collections::BTreeMap, future::Future};
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+use super::attr::{get_n, get_parsed, get_s, n, s};
+use super::orders::Order;
+use super::outbox::{self, Relay};
+use super::StoreError;
+use crate::auth::UserId;
+use crate::domain::{Currency, Sku, Total};
+use crate::events::{Change, Event, JobId};
+use crate::keys::{self, Item};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+impl TryFrom<String> for ReportStatus {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        serde_json::from_value(serde_json::Value::String(value))
+            .map_err(|_| "unknown report status".to_string())
+    }
+}
+
+/// Units and revenue of one SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkuSales {
+    pub sku: Sku,
+    pub units: u64,
+    pub revenue: Total,
+}
+
+/// What a report found: orders that were paid (or since shipped) among
+/// those placed in its window, their revenue, and per-SKU units and revenue
+/// in SKU order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    pub orders: u64,
+    pub revenue: Total,
+    pub skus: Vec<SkuSales>,
+}
+
+impl ReportSummary {
+    /// Sums `orders` with checked arithmetic; `None` on overflow or mixed
+    /// currencies (the shop sells in USD only).
+    pub fn of(orders: &[Order]) -> Option<Self> {
+        let mut revenue = Total::zero(Currency::Usd);
+        let mut skus: BTreeMap<Sku, (u64, Total)> = BTreeMap::new();
+        for order in orders {
+            revenue = revenue.checked_add(order.total)?;
+            for line in &order.items {
+                let entry = skus
+                    .entry(line.sku.clone())
+                    .or_insert((0, Total::zero(Currency::Usd)));
+                entry.0 = entry.0.checked_add(u64::from(line.quantity.get()))?;
+                entry.1 = entry.1.checked_add(line.line_total)?;
+            }
+        }
+        Some(Self {
+            orders: u64::try_from(orders.len()).ok()?,
+            revenue,
+            skus: skus
+                .into_iter()
+                .map(|(sku, (units, revenue))| SkuSales {
+                    sku,
+                    units,
+                    revenue,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub job_id: JobId,
+    pub status: ReportStatus,
+    /// The window as requested (RFC 3339), `from` inclusive, `to` exclusive.
+    pub from: String,
+    pub to: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub result: Option<ReportSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub from_ms: u64,
+    #[serde(skip)]
+    pub to_ms: u64,
+    #[serde(skip)]
+    pub requested_by: UserId,
+}
+
+fn decode(item: &Item) -> Result<Report, StoreError> {
+    let result = match item.get("result").and_then(|v| v.as_s().ok()) {
+        Some(json) => Some(
+            serde_json::from_str(json)
+                .map_err(|_| StoreError::Corrupt("report result does not decode".into()))?,
+        ),
+        None => None,
+    };
+    Ok(Report {
+        job_id: get_parsed(item, "job_id")?,
+        status: get_parsed(item, "status")?,
+        from: get_s(item, "from")?.to_string(),
+        to: get_s(item, "to")?.to_string(),
+        created_at: get_s(item, "created_at")?.to_string(),
+        updated_at: get_s(item, "updated_at")?.to_string(),
+        result,
+        error: item
+            .get("error")
+            .and_then(|v| v.as_s().ok())
+            .map(String::to_string),
+        from_ms: get_n(item, "from_ms")?,
+        to_ms: get_n(item, "to_ms")?,
+        requested_by: get_parsed(item, "requested_by")?,
+    })
+}
+
+pub trait ReportStore: Send + Sync {
+    /// Writes a queued job and its `report.requested` event together.
+    fn create(&self, report: &Report) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get(&self, id: &JobId) -> impl Future<Output = Result<Option<Report>, StoreError>> + Send;
+
+    /// `queued | running → running` (a retry restarts); `false` once final.
+    fn start(&self, id: &JobId, now: &str)
+        -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// `running → succeeded` with its summary, or `→ failed` with a reason.
+    fn finish(
+        &self,
+        id: &JobId,
+        outcome: Result<&ReportSummary, &str>,
+        now: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoReports {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    relay: Option<Relay>,
+}
+
+impl DynamoReports {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            relay: None,
+        }
+    }
+
+    pub fn with_relay(self, relay: Relay) -> Self {
+        Self {
+            relay: Some(relay),
+            ..self
+        }
+    }
+}
+
+impl ReportStore for DynamoReports {
+    async fn create(&self, report: &Report) -> Result<(), StoreError> {
+        let mut item = keys::report::job(&report.job_id);
+        item.extend([
+            ("job_id".into(), s(report.job_id.as_str())),
+            ("status".into(), s(report.status.as_str())),
+            ("from".into(), s(&report.from)),
+            ("to".into(), s(&report.to)),
+            ("from_ms".into(), n(report.from_ms)),
+            ("to_ms".into(), n(report.to_ms)),
+            ("created_at".into(), s(&report.created_at)),
+            ("updated_at".into(), s(&report.updated_at)),
+            ("requested_by".into(), s(report.requested_by.as_str())),
+        ]);
+        let job = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let event = Event::new(Change::ReportRequested {
+            job_id: report.job_id.clone(),
+        });
+        let actions = vec![
+            TransactWriteItem::builder().put(job).build(),
+            outbox::put_action(&self.table, &event)?,
+        ];
+        match super::transact(&self.client, actions).await? {
+            Ok(()) => {
+                outbox::publish(self.relay.as_ref(), &event).await;
+                Ok(())
+            }
+            // A fresh random job id cannot exist already.
+            Err(codes) => Err(StoreError::Dynamo(format!("report not created: {codes:?}"))),
+        }
+    }
+
+    async fn get(&self, id: &JobId) -> Result<Option<Report>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::report::job(id)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.as_ref().map(decode).transpose()
+    }
+
+    async fn start(&self, id: &JobId, now: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::report::job(id)))
+            .update_expression("SET #status = :running, updated_at = :now")
+            .condition_expression("#status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s(ReportStatus::Running.as_str()))
+            .expression_attribute_values(":queued", s(ReportStatus::Queued.as_str()))
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        super::unless_condition_failed(result)
+    }
+
+    async fn finish(
+        &self,
+        id: &JobId,
+        outcome: Result<&ReportSummary, &str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let (status, name, value) = match outcome {
+            Ok(summary) => (
+                ReportStatus::Succeeded,
+                "result",
+                serde_json::to_string(summary).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+            Err(reason) => (ReportStatus::Failed, "error", reason.to_string()),
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::report::job(id)))
+            .update_expression("SET #status = :status, #value = :value, updated_at = :now")
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#value", name)
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":value", s(value))
+            .expression_attribute_values(":running", s(ReportStatus::Running.as_str()))
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        // Already final: a duplicate delivery finished it first.
+        super::unless_condition_failed(result).map(|_| ())
+    }
+}

@@ -1,0 +1,185 @@
+//! The edge every worker shares, as [`crate::http`] is for endpoints.
+//!
+//! SQS workers run with `ReportBatchItemFailures`: [`process_batch`] hands
+//! each message to the handler on its own and returns exactly the ids that
+//! failed, so one bad message never fails (and redelivers) its batch, and a
+//! failed one is retried by SQS until its DLQ takes it. A message that does
+//! not parse is a failure like any other: it is never dropped.
+//!
+//! The correlation id arrives as a message attribute and is put on the
+//! worker's log lines and on any event the handler writes.
+
+use std::{future::Future, time::Instant};
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{service_fn, LambdaEvent};
+use tracing::Instrument;
+
+use crate::events::Event;
+use crate::store::{outbox::CORRELATION_ATTRIBUTE, StoreError};
+
+/// Must equal the template's `maxReceiveCount`: the delivery after which a
+/// failing message goes to its DLQ.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// Why a message could not be applied. Every variant is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The message is not an event this worker understands.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The event refers to something that does not exist (yet).
+    #[error("{0}")]
+    Missing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("relay: {0}")]
+    Relay(String),
+}
+
+/// Facts about one delivery of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// 1 on the first delivery; [`MAX_RECEIVES`] on the last before the DLQ.
+    pub receive_count: u32,
+}
+
+impl Delivery {
+    pub fn is_last(self) -> bool {
+        self.receive_count >= MAX_RECEIVES
+    }
+}
+
+/// Serves an SQS-triggered worker until the process ends.
+pub async fn run_sqs<H, Fut>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(Event, Delivery) -> Fut,
+    Fut: Future<Output = Result<(), WorkerError>>,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        process_batch(event.payload, handler)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}
+
+/// Applies each message of a batch; the response lists the failed ones.
+/// `Err` only for a failed message without an id, which cannot be reported
+/// alone: the whole batch is then retried (consumers are idempotent).
+pub async fn process_batch<H, Fut>(
+    batch: SqsEvent,
+    handler: &H,
+) -> Result<SqsBatchResponse, WorkerError>
+where
+    H: Fn(Event, Delivery) -> Fut,
+    Fut: Future<Output = Result<(), WorkerError>>,
+{
+    let mut response = SqsBatchResponse::default();
+    for message in batch.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let correlation_id = message
+            .message_attributes
+            .get(CORRELATION_ATTRIBUTE)
+            .and_then(|attribute| attribute.string_value.clone())
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| id.clone());
+        let delivery = Delivery {
+            receive_count: message
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1),
+        };
+        let span = tracing::info_span!(
+            "message",
+            message_id = %id,
+            %correlation_id,
+            receive_count = delivery.receive_count
+        );
+        let work = crate::telemetry::with_correlation_id(
+            correlation_id,
+            apply(message, delivery, handler),
+        )
+        .instrument(span);
+        if work.await.is_err() {
+            if id.is_empty() {
+                return Err(WorkerError::Malformed(
+                    "a failed message has no id; retrying the batch".into(),
+                ));
+            }
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    Ok(response)
+}
+
+async fn apply<H, Fut>(message: SqsMessage, delivery: Delivery, handler: &H) -> Result<(), ()>
+where
+    H: Fn(Event, Delivery) -> Fut,
+    Fut: Future<Output = Result<(), WorkerError>>,
+{
+    let started = Instant::now();
+    let parsed = message
+        .body
+        .as_deref()
+        .ok_or_else(|| WorkerError::Malformed("no body".into()))
+        .and_then(|body| Event::from_json(body).map_err(|e| WorkerError::Malformed(e.to_string())));
+    let (event_id, event_type, result) = match parsed {
+        Ok(event) => (
+            event.event_id.to_string(),
+            event.change.name(),
+            handler(event, delivery).await,
+        ),
+        Err(err) => (String::new(), "", Err(err)),
+    };
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &result {
+        Ok(()) => tracing::info!(event_id, event_type, latency_ms, "message applied"),
+        Err(err) if delivery.is_last() => tracing::error!(
+            event_id,
+            event_type,
+            latency_ms,
+            error = %err,
+            "message failed its last delivery; it goes to the DLQ"
+        ),
+        Err(err) => tracing::warn!(
+            event_id,
+            event_type,
+            latency_ms,
+            error = %err,
+            "message failed; SQS will redeliver it"
+        ),
+    }
+    result.map_err(|_| ())
+}
+
+/// Serves a scheduled worker (an EventBridge schedule invokes it with an
+/// event it ignores). The summary it returns is logged and returned.
+pub async fn run_scheduled<H, Fut, S>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn() -> Fut,
+    Fut: Future<Output = Result<S, WorkerError>>,
+    S: serde::Serialize,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let correlation_id = event.context.request_id.clone();
+            let span = tracing::info_span!("scheduled", %correlation_id);
+            let summary = crate::telemetry::with_correlation_id(correlation_id, handler())
+                .instrument(span.clone())
+                .await;
+            let summary = summary.inspect_err(|err| {
+                span.in_scope(|| tracing::error!(error = %err, "scheduled run failed"));
+            })?;
+            let summary = serde_json::to_value(summary)?;
+            span.in_scope(|| tracing::info!(summary = %summary, "scheduled run done"));
+            Ok::<_, lambda_runtime::Error>(summary)
+        },
+    ))
+    .await
+}
