@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -601,7 +602,11 @@ class Stack:
                 raise SystemExit(f"stack: cargo lambda watch exited; see {self.state}/watch.log")
             if time.monotonic() > deadline:
                 raise SystemExit(f"stack: routes never answered: {pending}")
-            pending = [r for r in pending if not route_answers(base, r[0], r[1])]
+            # A few at a time: each first request starts a function, and
+            # starting them one after another added up to a minute.
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                answered = list(pool.map(lambda r: route_answers(base, r[0], r[1]), pending))
+            pending = [r for r, ok in zip(pending, answered) if not ok]
             if pending:
                 time.sleep(0.5)
         self.start_event_sources(endpoint)
