@@ -55,6 +55,9 @@ where
         .filter(|v| is_valid_correlation_id(v))
         .map_or_else(|| request_id.clone(), str::to_string);
     let route = route_of(&req);
+    // Whatever answers a request that carries credentials is about that
+    // caller: no shared cache may keep it, errors included.
+    let credentialed = req.headers().contains_key(header::AUTHORIZATION);
     let span = tracing::info_span!("request", %request_id, %correlation_id);
 
     let response = async {
@@ -81,6 +84,11 @@ where
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    if credentialed {
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
     span.in_scope(|| {
         tracing::info!(
             route,
@@ -389,6 +397,49 @@ mod tests {
         assert_eq!(response.status(), 404);
         assert_eq!(response.headers()[CORRELATION_ID], "abc-123");
         assert!(response.headers().contains_key(REQUEST_ID));
+    }
+
+    #[tokio::test]
+    async fn responses_to_credentialed_requests_are_never_cached() {
+        let handler = |req: Request| async move {
+            match req.uri().path() {
+                "/public" => Ok(cached(json(StatusCode::OK, &"catalog"))),
+                _ => Err(ApiError::NotFound("no such thing".into())),
+            }
+        };
+        fn cached(mut response: Response<Body>) -> Response<Body> {
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=10"),
+            );
+            response
+        }
+        let request = |path: &str, token: bool| {
+            let mut builder = lambda_http::http::Request::builder().uri(path);
+            if token {
+                builder = builder.header(header::AUTHORIZATION, "Bearer x");
+            }
+            builder.body(Body::Empty).expect("request")
+        };
+        let cache_control = |response: Response<Body>| {
+            response
+                .headers()
+                .get(header::CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap_or_default().to_string())
+        };
+        let error = respond(request("/missing", true), &handler)
+            .await
+            .expect("infallible");
+        assert_eq!(cache_control(error).as_deref(), Some("no-store"));
+        let anonymous = respond(request("/missing", false), &handler)
+            .await
+            .expect("infallible");
+        assert_eq!(cache_control(anonymous), None);
+        // A handler's own caching decision stands (public catalog reads).
+        let public = respond(request("/public", true), &handler)
+            .await
+            .expect("infallible");
+        assert_eq!(cache_control(public).as_deref(), Some("public, max-age=10"));
     }
 
     #[tokio::test]
