@@ -1,6 +1,8 @@
-"""What is deployed and what runs locally are the same thing: the watch
-router in Cargo.toml, the template's HttpApi events, the function folders
-and the sample events must all agree. No stack needed."""
+"""What is deployed, what runs locally and what is documented are the same
+thing: the watch router in Cargo.toml, the template's HttpApi events, the
+OpenAPI document (docs/openapi.json, which a Rust test keeps equal to what
+the code generates), the function folders and the sample events must all
+agree. No stack needed."""
 
 from __future__ import annotations
 
@@ -33,6 +35,23 @@ def template_routes() -> set[tuple[str, str, str]]:
 
 def test_watch_router_serves_exactly_the_template_routes():
     assert set(stack.routes()) == template_routes()
+
+
+def openapi_routes() -> set[tuple[str, str, str]]:
+    """(METHOD, path, operationId); each operation is named after the
+    function that serves it."""
+    doc = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    return {
+        (method.upper(), path, op["operationId"])
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    }
+
+
+def test_openapi_documents_exactly_the_template_routes():
+    documented, deployed = openapi_routes(), template_routes()
+    assert documented - deployed == set(), "documented but not deployed"
+    assert deployed - documented == set(), "deployed but not documented"
 
 
 def test_every_function_folder_is_deployed_and_has_a_sample_event():

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::store::StoreError;
 
 /// One invalid input, named by its JSON path (`price.amount`) or parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

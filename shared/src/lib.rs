@@ -7,6 +7,8 @@
 //! - [`error`]: the one API error enum and its one mapping to problem+json.
 //! - [`http`]: the edge every HTTP function shares (body limits, JSON parsing,
 //!   request/correlation ids, the per-request log line).
+//! - [`openapi`]: the shared parts of the OpenAPI document (schemas of the
+//!   domain's primitive types, the edge's responses).
 //! - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
 //! - [`events`]: domain events, written to the outbox with their change.
 //! - [`store`]: repositories over DynamoDB, one trait per capability, and
@@ -22,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod keys;
+pub mod openapi;
 pub mod pages;
 pub mod payments;
 pub mod store;

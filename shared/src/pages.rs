@@ -51,7 +51,7 @@ pub fn next_cursor(key: &CursorKey, scope: &str, last: Option<String>) -> Option
 }
 
 /// The body of every list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

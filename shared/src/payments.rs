@@ -97,7 +97,7 @@ impl PaymentProvider for SignedWebhooks {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub enum PaymentEventType {
     #[serde(rename = "payment.succeeded")]
     Succeeded,
@@ -106,13 +106,16 @@ pub enum PaymentEventType {
 }
 
 /// A provider event, as the webhook body carries it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentEvent {
+    /// The provider's event id; a repeated id is a no-op.
+    #[schema(value_type = String, pattern = "^evt_[A-Za-z0-9_]{1,100}$")]
     pub id: EventId,
     #[serde(rename = "type")]
     pub kind: PaymentEventType,
     pub order_id: OrderId,
+    /// Minor units; must equal the order's total.
     pub amount: u64,
     pub currency: Currency,
 }

@@ -14,18 +14,36 @@ use quiet_core::{
 };
 use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Adjustment {
     delta: StockDelta,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Stock<'a> {
+    #[schema(value_type = Sku)]
     sku: &'a Sku,
     stock: u32,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/products/{sku}/stock",
+    tag = "admin",
+    operation_id = "adjust-stock",
+    request_body(content = Adjustment, content_type = "application/json"),
+    params(
+        ("sku" = quiet_core::domain::Sku, Path, description = "A SKU; anything that cannot be one is 404")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stock after the change", body = Stock),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "The change would leave stock outside 0..=1000000", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<P: ProductStore>(
     deps: &CatalogAdmin<P>,
     req: Request,

@@ -13,6 +13,24 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/orders",
+    tag = "admin",
+    operation_id = "admin-list-orders",
+    params(
+        ("status" = quiet_core::domain::OrderStatus, Query),
+        ("limit" = Option<quiet_core::domain::PageLimit>, Query),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Orders in that status, newest first", body = quiet_core::pages::Page<quiet_core::store::Order>),
+        (status = 400, description = "Tampered or foreign cursor", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 422, description = "Missing or invalid status or limit", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<O: OrderStore>(
     deps: &Orders<O>,
     req: Request,

@@ -12,6 +12,21 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/cancel",
+    tag = "orders",
+    operation_id = "cancel-order",
+    params(
+        ("id" = quiet_core::domain::OrderId, Path, description = "An order id; anything that cannot be one is 404")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled; the stock is back", body = quiet_core::store::Order),
+        (status = 404, description = "No such order of yours", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "Only a pending_payment order can be cancelled", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<O: OrderStore>(
     deps: &Orders<O>,
     req: Request,

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckoutRequest {
     shipping_address: ShippingAddress,
@@ -70,6 +70,23 @@ fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<
     response
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/checkout",
+    tag = "orders",
+    operation_id = "checkout",
+    request_body(content = CheckoutRequest, content_type = "application/json"),
+    params(
+        ("idempotency-key" = String, Header, description = "1 to 255 characters, unique per checkout attempt")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A pending_payment order; a replay carries Idempotent-Replayed: true", body = quiet_core::store::Order, headers(("location" = String), ("idempotent-replayed" = Option<String>))),
+        (status = 400, description = "Idempotency-Key missing or too long, or malformed JSON", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "Not enough stock (skus lists them), or this key is still in progress", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 422, description = "Empty cart, invalid address, or the key was used with another body", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore>(
     deps: &Checkout<K, C, P>,
     req: Request,

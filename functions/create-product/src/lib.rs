@@ -13,6 +13,19 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    post,
+    path = "/v1/products",
+    tag = "admin",
+    operation_id = "create-product",
+    request_body(content = quiet_core::store::NewProduct, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = quiet_core::domain::Product, headers(("etag" = String), ("location" = String))),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "The SKU exists", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<P: ProductStore>(
     deps: &CatalogAdmin<P>,
     req: Request,

@@ -28,15 +28,20 @@ pub struct Deps<R> {
     pub verifier: TokenVerifier,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReportRequest {
+    /// Inclusive start, RFC 3339.
+    #[schema(format = DateTime)]
     from: String,
+    /// Exclusive end, RFC 3339; at most 366 days after `from`.
+    #[schema(format = DateTime)]
     to: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Accepted<'a> {
+    #[schema(value_type = JobId)]
     job_id: &'a JobId,
     status: ReportStatus,
 }
@@ -54,6 +59,18 @@ fn instant(field: &str, text: &str) -> Result<(OffsetDateTime, u64), FieldError>
     Ok((at, ms))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reports",
+    tag = "admin",
+    operation_id = "create-report",
+    request_body(content = ReportRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Queued", body = Accepted, headers(("location" = String))),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<R: ReportStore>(
     deps: &Deps<R>,
     req: Request,

@@ -12,6 +12,21 @@ use quiet_core::{
 
 const ATTEMPTS: usize = 3;
 
+#[utoipa::path(
+    delete,
+    path = "/v1/cart/items/{sku}",
+    tag = "cart",
+    operation_id = "delete-cart-item",
+    params(
+        ("sku" = quiet_core::domain::Sku, Path, description = "A SKU; anything that cannot be one is 404")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cart (unchanged if the line was not there)", body = quiet_core::store::CartView),
+        (status = 404, description = "Not a SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "The cart kept changing underneath (retry)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<C: CartStore, P: ProductStore>(
     deps: &Shopper<C, P>,
     req: Request,

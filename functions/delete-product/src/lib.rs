@@ -11,6 +11,21 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    delete,
+    path = "/v1/products/{sku}",
+    tag = "admin",
+    operation_id = "delete-product",
+    params(
+        ("sku" = quiet_core::domain::Sku, Path, description = "A SKU; anything that cannot be one is 404")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted (soft): gone from listings, reads and carts"),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<P: ProductStore>(
     deps: &CatalogAdmin<P>,
     req: Request,

@@ -10,6 +10,16 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    get,
+    path = "/v1/cart",
+    tag = "cart",
+    operation_id = "get-cart",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cart at today's prices", body = quiet_core::store::CartView)
+    )
+)]
 pub async fn handler<C: CartStore, P: ProductStore>(
     deps: &Shopper<C, P>,
     req: Request,

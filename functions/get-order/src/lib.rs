@@ -10,6 +10,20 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    operation_id = "get-order",
+    params(
+        ("id" = quiet_core::domain::OrderId, Path, description = "An order id; anything that cannot be one is 404")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order", body = quiet_core::store::Order),
+        (status = 404, description = "No such order of yours (someone else's is 404 too)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<O: OrderStore>(
     deps: &Orders<O>,
     req: Request,

@@ -16,6 +16,21 @@ use quiet_core::{
 
 pub const CACHE_CONTROL: &str = "public, max-age=10";
 
+#[utoipa::path(
+    get,
+    path = "/v1/products/{sku}",
+    tag = "catalog",
+    operation_id = "get-product",
+    params(
+        ("sku" = quiet_core::domain::Sku, Path, description = "A SKU; anything that cannot be one is 404"),
+        ("if-none-match" = Option<String>, Header, description = "An ETag from an earlier response")
+    ),
+    responses(
+        (status = 200, description = "The product", body = quiet_core::domain::Product, headers(("etag" = String, description = "Strong validator of version and stock"), ("cache-control" = String, description = "public, max-age=10"))),
+        (status = 304, description = "The If-None-Match ETag is current"),
+        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<S: ProductStore>(store: &S, req: Request) -> Result<Response<Body>, ApiError> {
     let sku = sku_param(&req)?;
     let product = store

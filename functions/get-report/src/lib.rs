@@ -20,6 +20,21 @@ fn not_found() -> ApiError {
     ApiError::NotFound("no report with that id".into())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/reports/{job_id}",
+    tag = "admin",
+    operation_id = "get-report",
+    params(
+        ("job_id" = quiet_core::events::JobId, Path)
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The job, and its result once succeeded", body = quiet_core::store::Report),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 404, description = "No such report", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<R: ReportStore>(
     deps: &Deps<R>,
     req: Request,

@@ -6,11 +6,21 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{http::json, ApiError};
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
+    #[schema(value_type = String, pattern = "^ok$")]
     status: &'static str,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "ops",
+    operation_id = "health",
+    responses(
+        (status = 200, description = "The function answers", body = Health)
+    )
+)]
 pub async fn handler(_req: Request) -> Result<Response<Body>, ApiError> {
     Ok(json(StatusCode::OK, &Health { status: "ok" }))
 }

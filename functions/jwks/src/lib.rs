@@ -11,6 +11,15 @@ use quiet_core::{auth::keys::Jwks, http::json, ApiError};
 
 pub const CACHE_CONTROL: &str = "public, max-age=300";
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "auth",
+    operation_id = "jwks",
+    responses(
+        (status = 200, description = "Public keys that verify access tokens", body = quiet_core::auth::keys::Jwks)
+    )
+)]
 pub async fn handler(jwks: &Jwks, _req: Request) -> Result<Response<Body>, ApiError> {
     let mut response = json(StatusCode::OK, jwks);
     response.headers_mut().insert(

@@ -19,6 +19,22 @@ pub struct Deps<N> {
     pub cursor_key: CursorKey,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/notifications",
+    tag = "notifications",
+    operation_id = "list-notifications",
+    params(
+        ("limit" = Option<quiet_core::domain::PageLimit>, Query),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Messages sent to the caller, newest first", body = quiet_core::pages::Page<quiet_core::store::Notification>),
+        (status = 400, description = "Tampered or foreign cursor", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 422, description = "Invalid limit", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<N: NotificationStore>(
     deps: &Deps<N>,
     req: Request,

@@ -10,6 +10,22 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    operation_id = "list-orders",
+    params(
+        ("limit" = Option<quiet_core::domain::PageLimit>, Query),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's orders, newest first", body = quiet_core::pages::Page<quiet_core::store::Order>),
+        (status = 400, description = "Tampered or foreign cursor", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 422, description = "Invalid limit", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<O: OrderStore>(
     deps: &Orders<O>,
     req: Request,

@@ -22,6 +22,22 @@ fn param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     query_param(req, name).filter(|v| !v.is_empty())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/products",
+    tag = "catalog",
+    operation_id = "list-products",
+    params(
+        ("category" = Option<String>, Query, pattern = "^[a-z0-9-]{0,50}$", description = "Only this category slug; empty means all"),
+        ("limit" = Option<quiet_core::domain::PageLimit>, Query),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page")
+    ),
+    responses(
+        (status = 200, description = "One page of live products in SKU order", body = quiet_core::pages::Page<quiet_core::domain::Product>),
+        (status = 400, description = "The cursor was tampered with or belongs to another listing", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 422, description = "Invalid limit or category", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<S: ProductStore>(
     deps: &Deps<S>,
     req: Request,

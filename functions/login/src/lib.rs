@@ -23,13 +23,25 @@ pub struct Deps<U, S> {
     pub signer: TokenSigner,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     email: Email,
     password: Password,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    request_body(content = Login, content_type = "application/json"),
+    responses(
+        (status = 200, description = "An access token and a refresh token", body = quiet_core::auth::TokenPair),
+        (status = 401, description = "Unknown email or wrong password (one answer for both)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 429, description = "Five failures for this email in 15 minutes", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc, headers(("retry-after" = u64, description = "Seconds to wait")))
+    )
+)]
 pub async fn handler<U: UserStore, S: SessionStore>(
     deps: &Deps<U, S>,
     req: Request,

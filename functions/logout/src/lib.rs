@@ -18,12 +18,24 @@ pub struct Deps<S> {
     pub verifier: TokenVerifier,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Logout {
+    #[schema(inline)]
     refresh_token: Text<1, 256>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    request_body(content = Logout, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The refresh token's family is revoked")
+    )
+)]
 pub async fn handler<S: SessionStore>(
     deps: &Deps<S>,
     req: Request,

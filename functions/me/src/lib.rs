@@ -13,6 +13,16 @@ pub struct Deps<U> {
     pub verifier: TokenVerifier,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "auth",
+    operation_id = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = quiet_core::store::User)
+    )
+)]
 pub async fn handler<U: UserStore>(
     deps: &Deps<U>,
     req: Request,

@@ -25,9 +25,12 @@ pub struct Deps<O, P = SignedWebhooks> {
     pub provider: P,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Ack {
     received: bool,
+    /// paid, duplicate, recorded (a failed payment), or refund_required
+    /// (money for an order no longer awaiting it).
+    #[schema(value_type = String, pattern = "^(paid|duplicate|recorded|refund_required)$")]
     outcome: &'static str,
 }
 
@@ -39,6 +42,23 @@ fn body_bytes(req: &Request) -> &[u8] {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/payments/webhook",
+    tag = "payments",
+    operation_id = "payment-webhook",
+    request_body(content = quiet_core::payments::PaymentEvent, content_type = "application/json"),
+    params(
+        ("payment-signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>")
+    ),
+    responses(
+        (status = 200, description = "Applied, or a repeat of an applied event", body = Ack),
+        (status = 400, description = "Stale signature timestamp or malformed JSON", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 401, description = "Missing or invalid signature", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 404, description = "No such order", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "Amount or currency differs from the order", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<O: OrderStore, P: PaymentProvider>(
     deps: &Deps<O, P>,
     req: Request,

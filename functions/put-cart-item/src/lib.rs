@@ -14,7 +14,7 @@ use quiet_core::{
 };
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetQuantity {
     quantity: Quantity,
@@ -24,6 +24,22 @@ struct SetQuantity {
 /// fresh version rather than fail; more contention than this is abuse.
 const ATTEMPTS: usize = 3;
 
+#[utoipa::path(
+    put,
+    path = "/v1/cart/items/{sku}",
+    tag = "cart",
+    operation_id = "put-cart-item",
+    request_body(content = SetQuantity, content_type = "application/json"),
+    params(
+        ("sku" = quiet_core::domain::Sku, Path, description = "A SKU; anything that cannot be one is 404")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cart", body = quiet_core::store::CartView),
+        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "The cart kept changing underneath (retry)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<C: CartStore, P: ProductStore>(
     deps: &Shopper<C, P>,
     req: Request,

@@ -18,12 +18,24 @@ pub struct Deps<S> {
     pub signer: TokenSigner,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Refresh {
+    #[schema(inline)]
     refresh_token: Text<1, 256>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    tag = "auth",
+    operation_id = "refresh",
+    request_body(content = Refresh, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new pair; the presented refresh token is spent", body = quiet_core::auth::TokenPair),
+        (status = 401, description = "Unknown, expired or spent refresh token (a spent one revokes its family)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<S: SessionStore>(
     deps: &Deps<S>,
     req: Request,

@@ -14,14 +14,26 @@ use quiet_core::{
 };
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Registration {
     email: Email,
     password: Password,
+    #[schema(inline)]
     name: UserName,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/register",
+    tag = "auth",
+    operation_id = "register",
+    request_body(content = Registration, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A customer account", body = quiet_core::store::User),
+        (status = 409, description = "The email is taken", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<U: UserStore>(users: &U, req: Request) -> Result<Response<Body>, ApiError> {
     let body: Registration = json_body(&req)?;
     let hash = password::hash(&body.password)

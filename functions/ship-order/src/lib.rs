@@ -11,6 +11,22 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/orders/{id}/ship",
+    tag = "admin",
+    operation_id = "ship-order",
+    params(
+        ("id" = quiet_core::domain::OrderId, Path, description = "An order id; anything that cannot be one is 404")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Shipped", body = quiet_core::store::Order),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 404, description = "No such order", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 409, description = "Only a paid order can be shipped", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<O: OrderStore>(
     deps: &Orders<O>,
     req: Request,

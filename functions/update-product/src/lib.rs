@@ -17,16 +17,33 @@ use quiet_core::{
     ApiError,
 };
 
+#[utoipa::path(
+    patch,
+    path = "/v1/products/{sku}",
+    tag = "admin",
+    operation_id = "update-product",
+    request_body(content = quiet_core::store::ProductPatch, content_type = "application/json"),
+    params(
+        ("sku" = quiet_core::domain::Sku, Path, description = "A SKU; anything that cannot be one is 404"),
+        ("if-match" = String, Header, description = "The ETag you read, or *")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated", body = quiet_core::domain::Product, headers(("etag" = String))),
+        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 412, description = "The product changed since that ETag", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
+        (status = 428, description = "If-Match is required", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+    )
+)]
 pub async fn handler<P: ProductStore>(
     deps: &CatalogAdmin<P>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
     let sku = sku_param(&req)?;
-    let expected = match if_match(&req, Product::version_in_etag)? {
-        IfMatch::Any => None,
-        IfMatch::Version(version) => Some(version),
-    };
+    // A malformed request is refused as such (400/415/422) before its
+    // precondition is judged (428/412).
     let patch: ProductPatch = json_body(&req)?;
     if patch.is_empty() {
         return Err(ApiError::validation(
@@ -34,6 +51,10 @@ pub async fn handler<P: ProductStore>(
             "send at least one of name, description, category, price",
         ));
     }
+    let expected = match if_match(&req, Product::version_in_etag)? {
+        IfMatch::Any => None,
+        IfMatch::Version(version) => Some(version),
+    };
     let product = match deps
         .products
         .update(&sku, expected, &patch, &now_rfc3339())

@@ -62,13 +62,14 @@ pub async fn signer_from_ssm(sdk: &aws_config::SdkConfig) -> Result<TokenSigner,
 
 /// An Ed25519 JSON Web Key (RFC 8037). `d` is present only in the private
 /// key stored in SSM, never in the public JWKS.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwk {
     pub kty: String,
     pub crv: String,
     pub kid: String,
     pub x: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub d: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
@@ -76,7 +77,7 @@ pub struct Jwk {
     pub use_: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::store::TokenHash;
 pub use jwt::{Claims, InvalidToken, TokenScope, TokenSigner, TokenVerifier};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,
@@ -201,10 +201,12 @@ pub fn authenticate(req: &Request, verifier: &TokenVerifier) -> Result<AuthUser,
 }
 
 /// The token response of login and refresh (RFC 6749 §5.1 shape).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
+    #[schema(value_type = String, pattern = "^Bearer$")]
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
     pub expires_in: u64,
     pub refresh_token: String,
 }

@@ -69,7 +69,7 @@ impl From<Amount> for u64 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     pub amount: Amount,
@@ -92,9 +92,10 @@ impl Money {
 }
 
 /// A sum of prices (line totals, subtotals, order totals): the shape of
-/// [`Money`] without the single-price cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `Money` without the single-price cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Total {
+    /// Minor units.
     pub amount: u64,
     pub currency: Currency,
 }

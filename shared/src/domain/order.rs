@@ -99,7 +99,7 @@ impl std::fmt::Display for OrderId {
 }
 
 /// `pending_payment → paid → shipped`; `pending_payment → cancelled | expired`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     PendingPayment,
@@ -139,37 +139,52 @@ impl TryFrom<String> for OrderStatus {
     }
 }
 
-pub type AddressField = Text<1, 100>;
+/// The longest address field, in characters, before or after trimming.
+pub const ADDRESS_FIELD_MAX: usize = 100;
+pub type AddressField = Text<1, ADDRESS_FIELD_MAX>;
 
-/// A shipping address; every field trimmed, 1..=100 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A shipping address. Every field is trimmed and must then be 1 to 100
+/// characters with no control characters; the untrimmed value may not be
+/// longer than 100 either, so the documented `maxLength` holds as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingAddress {
     #[serde(deserialize_with = "trimmed")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub name: AddressField,
     #[serde(deserialize_with = "trimmed")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub line1: AddressField,
     #[serde(
         default,
         deserialize_with = "trimmed_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
     pub line2: Option<AddressField>,
     #[serde(deserialize_with = "trimmed")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub city: AddressField,
     #[serde(deserialize_with = "trimmed")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub postal_code: AddressField,
     pub country: Country,
 }
 
+fn address_field(raw: &str) -> Result<AddressField, String> {
+    if raw.chars().count() > ADDRESS_FIELD_MAX {
+        return Err(format!("must be 1 to {ADDRESS_FIELD_MAX} characters long"));
+    }
+    AddressField::try_from(raw.trim().to_string())
+}
+
 fn trimmed<'de, D: serde::Deserializer<'de>>(de: D) -> Result<AddressField, D::Error> {
-    let raw = String::deserialize(de)?;
-    AddressField::try_from(raw.trim().to_string()).map_err(serde::de::Error::custom)
+    address_field(&String::deserialize(de)?).map_err(serde::de::Error::custom)
 }
 
 fn trimmed_opt<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<AddressField>, D::Error> {
     Option::<String>::deserialize(de)?
-        .map(|raw| AddressField::try_from(raw.trim().to_string()).map_err(serde::de::Error::custom))
+        .map(|raw| address_field(&raw).map_err(serde::de::Error::custom))
         .transpose()
 }
 
@@ -205,7 +220,7 @@ impl From<Country> for String {
 }
 
 /// One line of a cart or an order, priced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Line {
     pub sku: Sku,
     pub name: String,

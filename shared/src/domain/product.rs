@@ -109,10 +109,12 @@ pub type Description = Text<0, 2000, true>;
 pub const MAX_STOCK: u32 = 1_000_000;
 
 /// A live catalog product as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Product {
     pub sku: Sku,
+    #[schema(inline)]
     pub name: ProductName,
+    #[schema(inline)]
     pub description: Description,
     pub category: Category,
     pub price: Money,
@@ -121,7 +123,9 @@ pub struct Product {
     /// Counts catalog edits (name, description, category, price); stock
     /// moves do not bump it, so concurrent buyers never fail an admin edit.
     pub version: u64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -36,7 +36,7 @@ pub struct Cart {
 pub struct CartFull;
 
 /// A cart as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CartView {
     pub items: Vec<Line>,
     pub subtotal: Total,

@@ -16,7 +16,7 @@ use crate::domain::{OrderId, PageLimit};
 use crate::events::EventId;
 use crate::keys::{self, Item};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     /// Payment received: the order confirmation.
@@ -54,7 +54,7 @@ impl TryFrom<String> for NotificationKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Notification {
     /// The id of the event that caused it.
     pub id: EventId,
@@ -63,6 +63,7 @@ pub struct Notification {
     pub order_id: OrderId,
     pub subject: String,
     pub body: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
     #[serde(skip)]
     pub user_id: UserId,

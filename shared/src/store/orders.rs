@@ -19,14 +19,16 @@ use crate::payments::{PaymentEvent, PaymentEventType};
 
 /// An order as the API shows it. `user_id` and `created_ms` are kept for
 /// authorization and ordering, never serialised.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Order {
     pub order_id: OrderId,
     pub status: OrderStatus,
     pub items: Vec<Line>,
     pub total: Total,
     pub shipping_address: ShippingAddress,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     #[serde(skip)]
     pub user_id: UserId,

@@ -33,12 +33,14 @@ impl TryFrom<u64> for InitialStock {
 
 /// A product as the admin creates it. Server-owned fields (version,
 /// timestamps) cannot be sent: unknown fields are rejected.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
     pub sku: Sku,
+    #[schema(inline)]
     pub name: ProductName,
     #[serde(default = "empty_description")]
+    #[schema(inline)]
     pub description: Description,
     pub category: Category,
     pub price: Money,
@@ -51,12 +53,14 @@ fn empty_description() -> Description {
 }
 
 /// A catalog edit: any of name, description, category, price. Stock moves
-/// only through [`ProductStore::adjust_stock`]; sku, stock, version and
-/// unknown fields are rejected.
-#[derive(Debug, Clone, Deserialize)]
+/// only through `POST /v1/products/{sku}/stock` (`ProductStore::adjust_stock`);
+/// sku, stock, version and unknown fields are rejected.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[schema(inline)]
     pub name: Option<ProductName>,
+    #[schema(inline)]
     pub description: Option<Description>,
     pub category: Option<Category>,
     pub price: Option<Money>,

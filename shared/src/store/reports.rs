@@ -18,7 +18,7 @@ use crate::domain::{Currency, Sku, Total};
 use crate::events::{Change, Event, JobId};
 use crate::keys::{self, Item};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportStatus {
     Queued,
@@ -52,7 +52,7 @@ impl TryFrom<String> for ReportStatus {
 }
 
 /// Units and revenue of one SKU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkuSales {
     pub sku: Sku,
     pub units: u64,
@@ -62,7 +62,7 @@ pub struct SkuSales {
 /// What a report found: orders that were paid (or since shipped) among
 /// those placed in its window, their revenue, and per-SKU units and revenue
 /// in SKU order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportSummary {
     pub orders: u64,
     pub revenue: Total,
@@ -100,14 +100,16 @@ impl ReportSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub job_id: JobId,
     pub status: ReportStatus,
     /// The window as requested (RFC 3339), `from` inclusive, `to` exclusive.
     pub from: String,
     pub to: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub result: Option<ReportSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]

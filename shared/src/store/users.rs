@@ -17,12 +17,14 @@ use crate::keys::{self, Item};
 pub type UserName = Text<1, 100>;
 
 /// A user as `GET /v1/me` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub email: Email,
+    #[schema(inline)]
     pub name: UserName,
     pub role: Role,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

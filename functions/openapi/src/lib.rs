@@ -1,0 +1,109 @@
+//! GET /v1/openapi.json: the OpenAPI 3.1 document of the whole API.
+//!
+//! Nothing here is written by hand: each function describes its route next
+//! to its handler, the domain types describe themselves, and
+//! [`quiet_core::openapi::Edge`] adds what the shared HTTP edge answers on
+//! every route. `docs/openapi.json` is a committed copy; a test fails when
+//! it differs from [`document`] (`UPDATE_OPENAPI=1` rewrites it).
+
+use lambda_http::{
+    http::{header, HeaderValue, StatusCode},
+    Body, Request, Response,
+};
+use quiet_core::{openapi::Edge, ApiError};
+use utoipa::OpenApi;
+
+pub const CACHE_CONTROL: &str = "public, max-age=300";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Quiet Engine",
+        description = "A serverless commerce API: catalog, accounts, cart, checkout, orders, \
+                       payments webhook, notifications and reports. Money is an integer \
+                       count of minor units; errors are RFC 9457 problem+json.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        health::handler,
+        list_products::handler,
+        get_product::handler,
+        create_product::handler,
+        update_product::handler,
+        delete_product::handler,
+        adjust_stock::handler,
+        register::handler,
+        login::handler,
+        refresh::handler,
+        logout::handler,
+        me::handler,
+        jwks::handler,
+        get_cart::handler,
+        put_cart_item::handler,
+        delete_cart_item::handler,
+        checkout::handler,
+        list_orders::handler,
+        get_order::handler,
+        cancel_order::handler,
+        admin_list_orders::handler,
+        ship_order::handler,
+        payment_webhook::handler,
+        list_notifications::handler,
+        create_report::handler,
+        get_report::handler,
+        handler,
+    ),
+    // Parameter schemas are not collected from the paths.
+    components(schemas(
+        quiet_core::domain::PageLimit,
+        quiet_core::domain::Sku,
+        quiet_core::domain::OrderId,
+        quiet_core::domain::OrderStatus,
+        quiet_core::events::JobId
+    )),
+    modifiers(&Edge),
+    tags(
+        (name = "catalog", description = "Products anyone can browse"),
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "cart", description = "The signed-in customer's cart"),
+        (name = "orders", description = "Checkout and the customer's own orders"),
+        (name = "payments", description = "The payment provider's signed webhook"),
+        (name = "notifications", description = "Messages the system sent the customer"),
+        (name = "admin", description = "Shop staff: catalog edits, shipping, reports"),
+        (name = "ops", description = "Health and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// The document as served: pretty JSON, built once per cold start.
+pub fn document() -> String {
+    let mut json = ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|err| panic!("the OpenAPI document does not serialise: {err}"));
+    json.push('\n');
+    json
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "ops",
+    operation_id = "openapi",
+    responses(
+        (status = 200, description = "This document", content_type = "application/json")
+    )
+)]
+pub async fn handler(document: &str, _req: Request) -> Result<Response<Body>, ApiError> {
+    let mut response = Response::new(Body::Text(document.to_string()));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    Ok(response)
+}
