@@ -19,12 +19,14 @@ export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build
+.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench load
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
 	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, unit, integration, end-to-end"
 	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
+	@echo "make bench  cold start, memory, instructions and DynamoDB cost of every function -> docs/PERFORMANCE.md"
+	@echo "make load   a bounded loopback load test (wrk) of browsing + checkout, checked for oversell and 5xx"
 
 # Python tools (moto, cfn-lint, cargo-lambda, zig), installed once per
 # requirements.txt version.
@@ -64,3 +66,16 @@ build: tools
 	@rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --locked $(addprefix --package ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do printf '%-16s %s bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap); done
+
+# Not part of `make test`: release builds for two targets take a while.
+# Sizes come from the arm64 build; timings from host release binaries run
+# under a Lambda Runtime API emulator (bench/run.py).
+bench: build
+	cargo build --release --locked --workspace --bins
+	@command -v valgrind >/dev/null || echo "bench: valgrind not found; instructions per call are skipped"
+	$(PY) bench/run.py $(if $(shell command -v valgrind),,--no-callgrind)
+
+# wrk comes from the distribution (Debian: apt-get install wrk).
+load: tools
+	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk) || { echo "load: install wrk first"; exit 1; }
+	$(PY) bench/load.py

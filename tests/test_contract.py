@@ -60,7 +60,9 @@ def test_every_function_folder_is_deployed_and_has_a_sample_event():
     assert folders == set(functions)
     for name in folders:
         event = json.loads((ROOT / "events" / f"{name}.json").read_text())
-        (trigger,) = {e["Type"] for e in functions[name].get("Events", {}).values()}
+        triggers = {e["Type"] for e in functions[name].get("Events", {}).values()}
+        assert len(triggers) == 1, f"{name}: one kind of trigger expected, template has {triggers}"
+        (trigger,) = triggers
         if trigger == "HttpApi":
             assert event["version"] == "2.0", name
         elif trigger == "SQS":

@@ -184,15 +184,20 @@ def store_signing_key(endpoint: str, private_jwk: dict) -> None:
 # --- emulator ---------------------------------------------------------------
 
 
-def emulator(args: argparse.Namespace) -> None:
+def serve_emulator(port: int) -> str:
+    """moto, single-threaded, in a daemon thread of this process; its URL."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server("127.0.0.1", args.port, app, threaded=False, processes=1)
+    server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_port}"
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def emulator(args: argparse.Namespace) -> None:
+    endpoint = serve_emulator(args.port)
     create_resources(endpoint, args.table, args.visibility_timeout)
     print(f"emulator ready: {endpoint}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -452,6 +457,42 @@ def route_answers(base: str, method: str, path: str) -> bool:
         return False
 
 
+def function_env(endpoint: str, table: str, state: Path) -> dict[str, str]:
+    """Environment of every local function instance: the template's
+    variables pointed at the emulator, with keys and secrets made up here."""
+    private_jwk, jwks = new_signing_key()
+    store_signing_key(endpoint, private_jwk)
+    # For tests that forge tokens; the state dir is git-ignored.
+    (state / "jwt-signing-key.json").write_text(json.dumps(private_jwk))
+    env = dict(os.environ)
+    env.update(LOCAL_CREDENTIALS)
+    env.update(
+        {
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "TABLE_NAME": table,
+            # Generated per run, never committed: cursors from an earlier
+            # run are rejected, as they would be after a key rotation.
+            "CURSOR_SECRET": secrets.token_hex(32),
+            "JWT_ISSUER": TOKEN_ISSUER,
+            "JWT_AUDIENCE": TOKEN_AUDIENCE,
+            "JWT_JWKS": json.dumps(jwks),
+            "JWT_SIGNING_KEY_PARAMETER": SIGNING_KEY_PARAMETER,
+            # The provider's shared secret; a local default, dev only.
+            "PAYMENT_WEBHOOK_SECRET": env.get("PAYMENT_WEBHOOK_SECRET", "whsec_local_dev"),
+            # Async work: the template's values, except where a local
+            # run wants seconds rather than minutes (overridable).
+            "ORDER_PAYMENT_TTL": env.get("ORDER_PAYMENT_TTL", "900"),
+            "OUTBOX_RESEND_AFTER": env.get("OUTBOX_RESEND_AFTER", "10"),
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+        }
+    )
+    env.update(queue_url_variables(endpoint))
+    return env
+
+
 class Stack:
     """The processes of one local stack, stopped together."""
 
@@ -528,37 +569,7 @@ class Stack:
         raise SystemExit(f"stack: the emulator failed; see {self.state / 'emulator.log'}")
 
     def function_env(self, endpoint: str) -> dict[str, str]:
-        private_jwk, jwks = new_signing_key()
-        store_signing_key(endpoint, private_jwk)
-        # For tests that forge tokens; the state dir is git-ignored.
-        (self.state / "jwt-signing-key.json").write_text(json.dumps(private_jwk))
-        env = dict(os.environ)
-        env.update(LOCAL_CREDENTIALS)
-        env.update(
-            {
-                "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-                "AWS_REGION": REGION,
-                "AWS_ENDPOINT_URL": endpoint,
-                "TABLE_NAME": self.args.table,
-                # Generated per run, never committed: cursors from an earlier
-                # run are rejected, as they would be after a key rotation.
-                "CURSOR_SECRET": secrets.token_hex(32),
-                "JWT_ISSUER": TOKEN_ISSUER,
-                "JWT_AUDIENCE": TOKEN_AUDIENCE,
-                "JWT_JWKS": json.dumps(jwks),
-                "JWT_SIGNING_KEY_PARAMETER": SIGNING_KEY_PARAMETER,
-                # The provider's shared secret; a local default, dev only.
-                "PAYMENT_WEBHOOK_SECRET": env.get("PAYMENT_WEBHOOK_SECRET", "whsec_local_dev"),
-                # Async work: the template's values, except where a local
-                # run wants seconds rather than minutes (overridable).
-                "ORDER_PAYMENT_TTL": env.get("ORDER_PAYMENT_TTL", "900"),
-                "OUTBOX_RESEND_AFTER": env.get("OUTBOX_RESEND_AFTER", "10"),
-                "AWS_LAMBDA_LOG_FORMAT": "JSON",
-                "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-            }
-        )
-        env.update(queue_url_variables(endpoint))
-        return env
+        return function_env(endpoint, self.args.table, self.state)
 
     def run(self) -> int:
         args = self.args

@@ -282,6 +282,8 @@ mod tests {
             json!({"name": "x", "line1": "x", "city": "x", "postal_code": "x", "country": "GBR"}),
             json!({"name": "x", "line1": "x", "city": "x", "postal_code": "x", "country": "GB", "phone": "1"}),
             json!({"name": "x".repeat(101), "line1": "x", "city": "x", "postal_code": "x", "country": "GB"}),
+            // Over the documented maxLength before trimming, even if not after.
+            json!({"name": format!(" {}", "x".repeat(100)), "line1": "x", "city": "x", "postal_code": "x", "country": "GB"}),
         ] {
             assert!(
                 serde_json::from_value::<ShippingAddress>(bad.clone()).is_err(),
