@@ -338,6 +338,17 @@ class Instance:
         self.log.close()
 
 
+def calls_text(calls: list[str]) -> str:
+    """`Query, UpdateItem x27`: runs of the same call grouped, order kept."""
+    runs: list[list] = []
+    for op in calls:
+        if runs and runs[-1][0] == op:
+            runs[-1][1] += 1
+        else:
+            runs.append([op, 1])
+    return ", ".join(op if n == 1 else f"{op} x{n}" for op, n in runs) or "-"
+
+
 def status_of(answer) -> str:
     if isinstance(answer, dict) and "statusCode" in answer:
         return str(answer["statusCode"])
@@ -603,7 +614,7 @@ class Bench:
         for name in functions:
             row = self.rows[name]
             lines.append(
-                f"| {name} | {len(row['ddb_calls'])} | {', '.join(row['ddb_calls']) or '-'} "
+                f"| {name} | {len(row['ddb_calls'])} | {calls_text(row['ddb_calls'])} "
                 f"| {row['rru']:g} | {row['wru']:g} | {row['emulator_units']:g} |"
             )
         rru = sum(self.rows[n]["rru"] * k for n, k in ORDER_JOURNEY.items() if n in self.rows)

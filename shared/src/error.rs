@@ -64,17 +64,24 @@ pub enum ApiError {
     Internal(#[from] StoreError),
 }
 
-/// The RFC 9457 body. `type` is a stable URI reference clients can switch on;
-/// `errors` is present only for validation problems.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+// The OpenAPI document describes this very type (`openapi::ProblemDoc`),
+// so the documented error body cannot drift from the one written.
+/// An RFC 9457 problem (`application/problem+json`): every error the API returns.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct Problem<'a> {
+    /// A stable URI reference to switch on, e.g. `/problems/validation`.
     #[serde(rename = "type")]
     kind: &'a str,
     title: &'a str,
     status: u16,
     detail: String,
+    /// Present for validation problems: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    /// Present for insufficient stock: the SKUs that could not be reserved.
     #[serde(skip_serializing_if = "Option::is_none")]
     skus: Option<&'a [String]>,
 }
@@ -189,8 +196,7 @@ impl ApiError {
             errors,
             skus,
         };
-        let mut response =
-            crate::http::json_with_type(status, &problem, "application/problem+json");
+        let mut response = crate::http::json_with_type(status, &problem, PROBLEM_JSON);
         let headers = response.headers_mut();
         match &self {
             Self::Unauthorized => {

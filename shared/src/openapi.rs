@@ -38,7 +38,7 @@ use crate::{
     store::products::{InitialStock, StockDelta},
 };
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use crate::error::PROBLEM_JSON;
 /// The security scheme name every signed-in route refers to.
 pub const BEARER: &str = "bearer";
 
@@ -191,22 +191,8 @@ impl<const MIN: usize, const MAX: usize, const MULTILINE: bool> ToSchema
     }
 }
 
-/// An RFC 9457 problem (`application/problem+json`): every error the API returns.
-#[derive(ToSchema)]
-#[schema(as = Problem)]
-#[allow(dead_code)] // read by the derive only
-pub struct ProblemDoc {
-    /// A stable URI reference to switch on, e.g. `/problems/validation`.
-    #[schema(rename = "type")]
-    kind: String,
-    title: String,
-    status: u16,
-    detail: String,
-    /// Present for validation problems: one entry per invalid field.
-    errors: Option<Vec<crate::error::FieldError>>,
-    /// Present for insufficient stock: the SKUs that could not be reserved.
-    skus: Option<Vec<String>>,
-}
+/// The problem schema, for `body = ...` in route annotations.
+pub type ProblemDoc = crate::error::Problem<'static>;
 
 /// A problem+json response with `description`.
 pub fn problem(description: &str) -> Response {

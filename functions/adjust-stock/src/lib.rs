@@ -9,6 +9,7 @@ use quiet_core::{
     deps::CatalogAdmin,
     domain::Sku,
     http::{json, json_body, sku_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{ProductStore, StockChange, StockDelta, StoreError},
     ApiError,
 };
@@ -39,9 +40,9 @@ struct Stock<'a> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The stock after the change", body = Stock),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "The change would leave stock outside 0..=1000000", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 404, description = "No live product with that SKU", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "The change would leave stock outside 0..=1000000", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<P: ProductStore>(

@@ -8,6 +8,7 @@ use quiet_core::{
     domain::OrderStatus,
     error::FieldError,
     http::{json, no_store},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     pages,
     store::{OrderListing, OrderPosition, OrderStore},
     ApiError,
@@ -26,9 +27,9 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Orders in that status, newest first", body = quiet_core::pages::Page<quiet_core::store::Order>),
-        (status = 400, description = "Tampered or foreign cursor", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 422, description = "Missing or invalid status or limit", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 400, description = "Tampered or foreign cursor", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Missing or invalid status or limit", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore>(

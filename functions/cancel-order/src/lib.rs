@@ -8,6 +8,7 @@ use quiet_core::{
     clock::now_rfc3339,
     deps::Orders,
     http::{json, no_store, order_id_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{OrderStore, StoreError},
     ApiError,
 };
@@ -23,8 +24,8 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Cancelled; the stock is back", body = quiet_core::store::Order),
-        (status = 404, description = "No such order of yours", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "Only a pending_payment order can be cancelled", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 404, description = "No such order of yours", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "Only a pending_payment order can be cancelled", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore>(

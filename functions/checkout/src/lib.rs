@@ -19,6 +19,7 @@ use quiet_core::{
     deps::Checkout,
     domain::{Currency, Line, OrderId, OrderStatus, ShippingAddress, Total},
     http::json_body,
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{CartStore, CheckoutStore, Claim, Commit, Order, ProductStore, StoreError},
     ApiError,
 };
@@ -82,9 +83,9 @@ fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<
     security(("bearer" = [])),
     responses(
         (status = 201, description = "A pending_payment order; a replay carries Idempotent-Replayed: true", body = quiet_core::store::Order, headers(("location" = String), ("idempotent-replayed" = Option<String>))),
-        (status = 400, description = "Idempotency-Key missing or too long, or malformed JSON", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "Not enough stock (skus lists them), or this key is still in progress", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 422, description = "Empty cart, invalid address, or the key was used with another body", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 400, description = "Idempotency-Key missing or too long, or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "Not enough stock (skus lists them), or this key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Empty cart, invalid address, or the key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore>(

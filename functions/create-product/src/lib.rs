@@ -9,6 +9,7 @@ use quiet_core::{
     clock::now_rfc3339,
     deps::CatalogAdmin,
     http::{json, json_body},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{NewProduct, ProductStore, StoreError},
     ApiError,
 };
@@ -22,8 +23,8 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = quiet_core::domain::Product, headers(("etag" = String), ("location" = String))),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "The SKU exists", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "The SKU exists", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<P: ProductStore>(

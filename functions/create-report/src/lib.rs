@@ -14,6 +14,7 @@ use quiet_core::{
     error::FieldError,
     events::JobId,
     http::{json, json_body, no_store},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{Report, ReportStatus, ReportStore},
     ApiError,
 };
@@ -68,7 +69,7 @@ fn instant(field: &str, text: &str) -> Result<(OffsetDateTime, u64), FieldError>
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued", body = Accepted, headers(("location" = String))),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<R: ReportStore>(

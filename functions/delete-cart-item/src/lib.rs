@@ -6,6 +6,7 @@ use quiet_core::{
     auth::authenticate,
     deps::Shopper,
     http::{json, no_store, sku_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{CartStore, ProductStore, StoreError},
     ApiError,
 };
@@ -23,8 +24,8 @@ const ATTEMPTS: usize = 3;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The cart (unchanged if the line was not there)", body = quiet_core::store::CartView),
-        (status = 404, description = "Not a SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "The cart kept changing underneath (retry)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 404, description = "Not a SKU", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "The cart kept changing underneath (retry)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<C: CartStore, P: ProductStore>(

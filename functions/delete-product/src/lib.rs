@@ -7,6 +7,7 @@ use quiet_core::{
     clock::now_rfc3339,
     deps::CatalogAdmin,
     http::{empty, sku_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{ProductStore, StoreError},
     ApiError,
 };
@@ -22,8 +23,8 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted (soft): gone from listings, reads and carts"),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 404, description = "No live product with that SKU", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<P: ProductStore>(

@@ -6,6 +6,7 @@ use quiet_core::{
     auth::authenticate,
     deps::Orders,
     http::{json, no_store, order_id_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::OrderStore,
     ApiError,
 };
@@ -21,7 +22,7 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The order", body = quiet_core::store::Order),
-        (status = 404, description = "No such order of yours (someone else's is 404 too)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 404, description = "No such order of yours (someone else's is 404 too)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore>(

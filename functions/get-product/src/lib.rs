@@ -10,6 +10,7 @@ use lambda_http::{
 };
 use quiet_core::{
     http::{empty, if_none_match, json, sku_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::ProductStore,
     ApiError,
 };
@@ -28,7 +29,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=10";
     responses(
         (status = 200, description = "The product", body = quiet_core::domain::Product, headers(("etag" = String, description = "Strong validator of version and stock"), ("cache-control" = String, description = "public, max-age=10"))),
         (status = 304, description = "The If-None-Match ETag is current"),
-        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 404, description = "No live product with that SKU", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<S: ProductStore>(store: &S, req: Request) -> Result<Response<Body>, ApiError> {

@@ -7,6 +7,7 @@ use quiet_core::{
     auth::{authenticate, Role, TokenVerifier},
     events::JobId,
     http::{json, no_store, path_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::ReportStore,
     ApiError,
 };
@@ -31,8 +32,8 @@ fn not_found() -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The job, and its result once succeeded", body = quiet_core::store::Report),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 404, description = "No such report", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 404, description = "No such report", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<R: ReportStore>(

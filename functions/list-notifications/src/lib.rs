@@ -8,6 +8,7 @@ use quiet_core::{
     domain::CursorKey,
     events::EventId,
     http::{json, no_store},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     pages,
     store::NotificationStore,
     ApiError,
@@ -31,8 +32,8 @@ pub struct Deps<N> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Messages sent to the caller, newest first", body = quiet_core::pages::Page<quiet_core::store::Notification>),
-        (status = 400, description = "Tampered or foreign cursor", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 422, description = "Invalid limit", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 400, description = "Tampered or foreign cursor", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Invalid limit", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<N: NotificationStore>(

@@ -5,6 +5,7 @@ use quiet_core::{
     auth::authenticate,
     deps::Orders,
     http::{json, no_store},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     pages,
     store::{OrderListing, OrderPosition, OrderStore},
     ApiError,
@@ -22,8 +23,8 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's orders, newest first", body = quiet_core::pages::Page<quiet_core::store::Order>),
-        (status = 400, description = "Tampered or foreign cursor", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 422, description = "Invalid limit", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 400, description = "Tampered or foreign cursor", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Invalid limit", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore>(

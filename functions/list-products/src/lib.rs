@@ -9,6 +9,7 @@ use quiet_core::{
     domain::{cursor::InvalidCursor, Category, Cursor, CursorKey, PageLimit, Sku},
     error::FieldError,
     http::{json, query_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::ProductStore,
     ApiError,
 };
@@ -34,8 +35,8 @@ fn param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     ),
     responses(
         (status = 200, description = "One page of live products in SKU order", body = quiet_core::pages::Page<quiet_core::domain::Product>),
-        (status = 400, description = "The cursor was tampered with or belongs to another listing", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 422, description = "Invalid limit or category", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 400, description = "The cursor was tampered with or belongs to another listing", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Invalid limit or category", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<S: ProductStore>(

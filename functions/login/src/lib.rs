@@ -12,6 +12,7 @@ use quiet_core::{
     auth::{new_family_id, new_refresh_token, password, Email, Password, TokenPair, TokenSigner},
     clock,
     http::{json, json_body, no_store},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{Session, SessionStore, UserStore},
     ApiError,
 };
@@ -38,8 +39,8 @@ struct Login {
     request_body(content = Login, content_type = "application/json"),
     responses(
         (status = 200, description = "An access token and a refresh token", body = quiet_core::auth::TokenPair),
-        (status = 401, description = "Unknown email or wrong password (one answer for both)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 429, description = "Five failures for this email in 15 minutes", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc, headers(("retry-after" = u64, description = "Seconds to wait")))
+        (status = 401, description = "Unknown email or wrong password (one answer for both)", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 429, description = "Five failures for this email in 15 minutes", content_type = PROBLEM_JSON, body = ProblemDoc, headers(("retry-after" = u64, description = "Seconds to wait")))
     )
 )]
 pub async fn handler<U: UserStore, S: SessionStore>(

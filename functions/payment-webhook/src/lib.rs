@@ -12,6 +12,7 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     clock,
     http::{json, json_body},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     payments::{PaymentEvent, PaymentProvider, SignatureError, SignedWebhooks},
     store::{OrderStore, PaymentOutcome},
     ApiError,
@@ -53,10 +54,10 @@ fn body_bytes(req: &Request) -> &[u8] {
     ),
     responses(
         (status = 200, description = "Applied, or a repeat of an applied event", body = Ack),
-        (status = 400, description = "Stale signature timestamp or malformed JSON", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 401, description = "Missing or invalid signature", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 404, description = "No such order", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "Amount or currency differs from the order", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 400, description = "Stale signature timestamp or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 401, description = "Missing or invalid signature", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 404, description = "No such order", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "Amount or currency differs from the order", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore, P: PaymentProvider>(

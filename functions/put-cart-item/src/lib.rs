@@ -9,6 +9,7 @@ use quiet_core::{
     deps::Shopper,
     domain::Quantity,
     http::{json, json_body, no_store, sku_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{CartLine, CartStore, ProductStore, StoreError},
     ApiError,
 };
@@ -36,8 +37,8 @@ const ATTEMPTS: usize = 3;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The cart", body = quiet_core::store::CartView),
-        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "The cart kept changing underneath (retry)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 404, description = "No live product with that SKU", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "The cart kept changing underneath (retry)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<C: CartStore, P: ProductStore>(

@@ -8,6 +8,7 @@ use quiet_core::{
     clock,
     domain::Text,
     http::{json, json_body, no_store},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{Rotation, SessionStore},
     ApiError,
 };
@@ -33,7 +34,7 @@ struct Refresh {
     request_body(content = Refresh, content_type = "application/json"),
     responses(
         (status = 200, description = "A new pair; the presented refresh token is spent", body = quiet_core::auth::TokenPair),
-        (status = 401, description = "Unknown, expired or spent refresh token (a spent one revokes its family)", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 401, description = "Unknown, expired or spent refresh token (a spent one revokes its family)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<S: SessionStore>(

@@ -9,6 +9,7 @@ use quiet_core::{
     auth::{password, Email, Password, Role, UserId},
     clock::now_rfc3339,
     http::{json, json_body},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{users::UserName, StoreError, User, UserStore},
     ApiError,
 };
@@ -31,7 +32,7 @@ struct Registration {
     request_body(content = Registration, content_type = "application/json"),
     responses(
         (status = 201, description = "A customer account", body = quiet_core::store::User),
-        (status = 409, description = "The email is taken", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 409, description = "The email is taken", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<U: UserStore>(users: &U, req: Request) -> Result<Response<Body>, ApiError> {

@@ -7,6 +7,7 @@ use quiet_core::{
     clock::now_rfc3339,
     deps::Orders,
     http::{json, no_store, order_id_param},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{OrderStore, StoreError},
     ApiError,
 };
@@ -22,9 +23,9 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Shipped", body = quiet_core::store::Order),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 404, description = "No such order", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 409, description = "Only a paid order can be shipped", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 404, description = "No such order", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "Only a paid order can be shipped", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore>(

@@ -13,6 +13,7 @@ use quiet_core::{
     deps::CatalogAdmin,
     domain::Product,
     http::{if_match, json, json_body, sku_param, IfMatch},
+    openapi::{ProblemDoc, PROBLEM_JSON},
     store::{ProductPatch, ProductStore, StoreError},
     ApiError,
 };
@@ -30,10 +31,10 @@ use quiet_core::{
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Updated", body = quiet_core::domain::Product, headers(("etag" = String))),
-        (status = 403, description = "Not an admin", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 404, description = "No live product with that SKU", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 412, description = "The product changed since that ETag", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc),
-        (status = 428, description = "If-Match is required", content_type = "application/problem+json", body = quiet_core::openapi::ProblemDoc)
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 404, description = "No live product with that SKU", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 412, description = "The product changed since that ETag", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 428, description = "If-Match is required", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<P: ProductStore>(
