@@ -13,18 +13,28 @@ SHELL := /bin/bash
 REQS_HASH := $(shell cksum < tools/requirements.txt | cut -d' ' -f1)
 VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/quiet-engine/venv-$(REQS_HASH)
 PY := $(VENV)/bin/python
+TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/quiet-engine
+# cargo-audit, pinned, built once per version (about 5 minutes on 2 cores;
+# without its default binary-scanning feature, which we do not use).
+CARGO_AUDIT_VERSION := 0.22.2
+CARGO_AUDIT := $(TOOLS_CACHE)/cargo-audit-$(CARGO_AUDIT_VERSION)/bin/cargo-audit
+# The RustSec snapshot that ships next to the repository; ADVISORY_DB=...
+# points elsewhere. Audited offline: the snapshot is the source of truth.
+ADVISORY_DB ?= $(firstword $(wildcard $(abspath ../shared/advisory-db) /work/shared/advisory-db))
+AUDIT_LOCKFILE ?= Cargo.lock
 TOOLS_STAMP := $(VENV)/.installed
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench load
+.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench load audit
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
 	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, unit, integration, end-to-end"
 	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
+	@echo "make audit  cargo-audit against the RustSec snapshot (part of make test)"
 	@echo "make bench  cold start, memory, instructions and DynamoDB cost of every function -> docs/PERFORMANCE.md"
 	@echo "make load   a bounded loopback load test (wrk) of browsing + checkout, checked for oversell and 5xx"
 
@@ -41,7 +51,7 @@ tools: $(TOOLS_STAMP)
 dev: tools
 	@$(PY) tools/stack.py dev
 
-test: tools lint test-rust test-e2e
+test: tools lint audit test-rust test-e2e
 
 lint: fmt clippy cfn-lint
 
@@ -53,6 +63,18 @@ clippy:
 
 cfn-lint:
 	cfn-lint template.yaml
+
+$(CARGO_AUDIT):
+	cargo install --locked --quiet --no-default-features cargo-audit --version $(CARGO_AUDIT_VERSION) --root $(TOOLS_CACHE)/cargo-audit-$(CARGO_AUDIT_VERSION)
+
+# Every advisory is fixed by an upgrade or ignored, with its reason, in
+# .cargo/audit.toml. tools/audit-planted proves this fails on a known one.
+audit: $(CARGO_AUDIT)
+	@test -n "$(ADVISORY_DB)" || { echo "audit: no RustSec snapshot at ../shared/advisory-db; set ADVISORY_DB"; exit 1; }
+	@! grep '^source = ' $(AUDIT_LOCKFILE) | grep -v '^source = "registry+https://github.com/rust-lang/crates.io-index"$$' \
+		|| { echo "audit: every dependency must come from the crates.io registry"; exit 1; }
+	$(CARGO_AUDIT) audit --db $(ADVISORY_DB) --no-fetch --stale --deny warnings --file $(AUDIT_LOCKFILE)
+	@[ "$(AUDIT_LOCKFILE)" != Cargo.lock ] || CARGO_AUDIT=$(CARGO_AUDIT) ADVISORY_DB=$(ADVISORY_DB) tools/audit-planted
 
 # Unit tests and in-process integration tests (handlers against the emulator).
 test-rust:

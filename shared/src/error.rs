@@ -58,6 +58,10 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("request headers are too large")]
+    HeadersTooLarge { limit: usize },
+    #[error("request target is too long")]
+    UriTooLong { limit: usize },
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("internal error: {0}")]
@@ -113,6 +117,8 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,6 +141,11 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 ("/problems/unsupported-media-type", "Unsupported media type")
             }
+            Self::HeadersTooLarge { .. } => (
+                "/problems/headers-too-large",
+                "Request header fields too large",
+            ),
+            Self::UriTooLong { .. } => ("/problems/uri-too-long", "URI too long"),
             Self::Validation(_) => ("/problems/validation", "Invalid request"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
         }
@@ -164,6 +175,12 @@ impl ApiError {
                 format!("the request body must be at most {limit} bytes")
             }
             Self::UnsupportedMediaType => "the request body must be application/json".into(),
+            Self::HeadersTooLarge { limit } => {
+                format!("the request headers must be at most {limit} bytes together")
+            }
+            Self::UriTooLong { limit } => {
+                format!("the path and query must be at most {limit} bytes")
+            }
             Self::Validation(errors) => match errors.as_slice() {
                 [one] => format!("{}: {}", one.field, one.message),
                 many => format!("{} fields are invalid", many.len()),

@@ -19,6 +19,16 @@ use crate::error::{ApiError, FieldError};
 
 /// Bodies above this are refused with 413 before any handler runs.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// All header names and values together: API Gateway's own HTTP API limit,
+/// kept here too so the local stack and direct invocations answer alike.
+pub const MAX_HEADER_BYTES: usize = 10 * 1024;
+/// Path plus query. No route needs more than a few hundred bytes (a SKU is
+/// at most 32, a cursor under 200); a longer target is a probe.
+pub const MAX_URI_BYTES: usize = 2048;
+/// The deepest JSON nesting a body may have. Our deepest request is three
+/// levels (checkout → address → field); serde_json's recursion guard (128)
+/// would stop worse, but this answers before parsing anything.
+pub const MAX_JSON_DEPTH: usize = 16;
 const MAX_CORRELATION_ID: usize = 128;
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -61,12 +71,9 @@ where
     let span = tracing::info_span!("request", %request_id, %correlation_id);
 
     let response = async {
-        let result = if body_bytes(&req).len() > MAX_BODY_BYTES {
-            Err(ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            })
-        } else {
-            handler(req).await
+        let result = match edge_limits(&req) {
+            Err(problem) => Err(problem),
+            Ok(()) => handler(req).await,
         };
         result.unwrap_or_else(ApiError::into_response)
     }
@@ -98,6 +105,60 @@ where
         );
     });
     Ok(response)
+}
+
+/// Size limits every route shares, checked before any handler runs.
+fn edge_limits(req: &Request) -> Result<(), ApiError> {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        });
+    }
+    let uri = req.uri();
+    let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    if target > MAX_URI_BYTES {
+        return Err(ApiError::UriTooLong {
+            limit: MAX_URI_BYTES,
+        });
+    }
+    if body_bytes(req).len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// The deepest `[`/`{` nesting of a JSON text, counted outside strings. One
+/// pass over bytes that are about to be parsed anyway.
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// API Gateway's route key (`GET /v1/products/{sku}`), so log lines group by
@@ -146,6 +207,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8".into()))?;
+    if json_depth(text) > MAX_JSON_DEPTH {
+        return Err(ApiError::BadRequest(format!(
+            "JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
     let malformed = |err: serde_json::Error| ApiError::BadRequest(format!("malformed JSON: {err}"));
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
@@ -344,6 +410,74 @@ mod tests {
         for (ct, body, status) in cases {
             assert_eq!(status_of(json_body(&request(ct, body))), status);
         }
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_refused_before_parsing() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(json_depth(&nested(MAX_JSON_DEPTH)), MAX_JSON_DEPTH);
+        assert_eq!(json_depth(r#"{"a":"[[[[{{{{\"[[[","b":[{}]}"#), 3);
+        let deep = format!(r#"{{"quantity":1,"inner":{}}}"#, nested(100_000));
+        let err = json_body::<Body_>(&request(Some("application/json"), Body::Text(deep)))
+            .expect_err("too deep");
+        assert_eq!(err.status(), 400);
+        assert!(
+            matches!(err, ApiError::BadRequest(ref detail) if detail.contains("nested")),
+            "{err:?}"
+        );
+        // Brackets inside strings are text, not nesting.
+        let text = format!(
+            r#"{{"quantity":1,"inner":{{"name":"{}"}}}}"#,
+            "[".repeat(1000)
+        );
+        assert!(json_body::<Body_>(&request(Some("application/json"), Body::Text(text))).is_ok());
+    }
+
+    #[tokio::test]
+    async fn oversized_headers_and_targets_are_refused_at_the_edge() {
+        let reached = std::sync::atomic::AtomicBool::new(false);
+        let handler = |_req: Request| {
+            reached.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Ok(empty(StatusCode::NO_CONTENT)) }
+        };
+        let big_auth = lambda_http::http::Request::builder()
+            .uri("/v1/me")
+            .header(
+                "authorization",
+                format!("Bearer {}", "a".repeat(MAX_HEADER_BYTES)),
+            )
+            .body(Body::Empty)
+            .expect("request");
+        let response = respond(big_auth, &handler).await.expect("infallible");
+        assert_eq!(response.status(), 431);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+
+        let long = lambda_http::http::Request::builder()
+            .uri(format!("/v1/products/{}", "A".repeat(MAX_URI_BYTES)))
+            .body(Body::Empty)
+            .expect("request");
+        assert_eq!(
+            respond(long, &handler).await.expect("infallible").status(),
+            414
+        );
+        assert!(
+            !reached.load(std::sync::atomic::Ordering::SeqCst),
+            "no handler ran"
+        );
+
+        let fine = lambda_http::http::Request::builder()
+            .uri("/v1/products/TEA-001?limit=5")
+            .header("authorization", format!("Bearer {}", "a".repeat(4096)))
+            .body(Body::Empty)
+            .expect("request");
+        assert_eq!(
+            respond(fine, &handler).await.expect("infallible").status(),
+            204
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ use crate::{
         Category, Currency, OrderId, PageLimit, Quantity, Sku,
     },
     events::{EventId, JobId},
-    http::MAX_BODY_BYTES,
+    http::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES},
     store::products::{InitialStock, StockDelta},
 };
 
@@ -273,6 +273,14 @@ fn add_edge_responses(op: &mut Operation) {
     add(
         "413",
         &format!("The body is larger than {MAX_BODY_BYTES} bytes"),
+    );
+    add(
+        "414",
+        &format!("The path and query are longer than {MAX_URI_BYTES} bytes"),
+    );
+    add(
+        "431",
+        &format!("The headers are larger than {MAX_HEADER_BYTES} bytes together"),
     );
     add(
         "500",

@@ -154,4 +154,63 @@ mod tests {
             assert_eq!(Cursor::decode(garbage, &key(K1), "tea"), Err(InvalidCursor));
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        // Scopes and positions as listings make them: a category or
+        // `orders:usr_…`, a SKU or `<ms>#ord_…`; any text without a line
+        // break (the payload separator) is fair.
+        fn text() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                any::<char>().prop_filter("no separator", |c| *c != SEP),
+                0..40,
+            )
+            .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        proptest! {
+            #[test]
+            fn every_cursor_round_trips(scope in text(), after in text()) {
+                let cursor = Cursor { scope: scope.clone(), after };
+                let token = cursor.encode(&key(K1));
+                prop_assert_eq!(Cursor::decode(&token, &key(K1), &scope), Ok(cursor));
+            }
+
+            #[test]
+            fn every_mutation_is_rejected(
+                scope in text(),
+                after in text(),
+                at in any::<proptest::sample::Index>(),
+                byte in any::<u8>(),
+                cut in any::<proptest::sample::Index>(),
+            ) {
+                let cursor = Cursor { scope: scope.clone(), after };
+                let token = cursor.encode(&key(K1));
+                // One byte replaced by any other byte.
+                let mut bytes = token.clone().into_bytes();
+                let i = at.index(bytes.len());
+                if bytes[i] != byte {
+                    bytes[i] = byte;
+                    if let Ok(changed) = String::from_utf8(bytes) {
+                        prop_assert_eq!(Cursor::decode(&changed, &key(K1), &scope), Err(InvalidCursor));
+                    }
+                }
+                // Truncated anywhere, or extended.
+                let end = cut.index(token.len());
+                prop_assert_eq!(Cursor::decode(&token[..end], &key(K1), &scope), Err(InvalidCursor));
+                prop_assert_eq!(
+                    Cursor::decode(&format!("{token}A"), &key(K1), &scope),
+                    Err(InvalidCursor)
+                );
+                // Another key or another listing.
+                prop_assert_eq!(Cursor::decode(&token, &key(K2), &scope), Err(InvalidCursor));
+                prop_assert_eq!(
+                    Cursor::decode(&token, &key(K1), &format!("{scope}x")),
+                    Err(InvalidCursor)
+                );
+            }
+        }
+    }
 }

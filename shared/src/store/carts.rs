@@ -267,4 +267,45 @@ mod tests {
         assert_eq!(view.items[0].line_total.amount, 750);
         assert_eq!(view.subtotal.amount, 2750);
     }
+
+    mod properties {
+        use super::*;
+        use crate::domain::money::MAX_AMOUNT;
+        use proptest::prelude::*;
+
+        proptest! {
+            // Any full cart at any prices: the view's sums are exact (checked
+            // against 128-bit arithmetic) and never overflow or wrap.
+            #[test]
+            fn cart_sums_are_exact_and_never_overflow(
+                lines in proptest::collection::vec(
+                    (1..=Quantity::MAX as u64, 0..=MAX_AMOUNT),
+                    1..=MAX_CART_LINES,
+                ),
+            ) {
+                let mut cart = Cart::default();
+                let mut expected: u128 = 0;
+                for (i, (quantity, amount)) in lines.iter().enumerate() {
+                    cart.set(line(&format!("SKU-{i:03}"), *quantity, *amount)).expect("room");
+                    expected += u128::from(*quantity) * u128::from(*amount);
+                }
+                let view = cart.view().expect("sums fit");
+                prop_assert_eq!(u128::from(view.subtotal.amount), expected);
+                for (item, (quantity, amount)) in view.items.iter().zip(&lines) {
+                    prop_assert_eq!(item.line_total.amount, quantity * amount);
+                }
+            }
+
+            // Totals beyond the caps: checked_add is exact or None, never a
+            // wrapped number.
+            #[test]
+            fn totals_add_exactly_or_refuse(a in any::<u64>(), b in any::<u64>()) {
+                let total = |amount| Total { amount, currency: Currency::Usd };
+                match total(a).checked_add(total(b)) {
+                    Some(sum) => prop_assert_eq!(u128::from(sum.amount), u128::from(a) + u128::from(b)),
+                    None => prop_assert!(u128::from(a) + u128::from(b) > u128::from(u64::MAX)),
+                }
+            }
+        }
+    }
 }
