@@ -22,13 +22,18 @@ CARGO_AUDIT := $(TOOLS_CACHE)/cargo-audit-$(CARGO_AUDIT_VERSION)/bin/cargo-audit
 # points elsewhere. Audited offline: the snapshot is the source of truth.
 ADVISORY_DB ?= $(firstword $(wildcard $(abspath ../shared/advisory-db) /work/shared/advisory-db))
 AUDIT_LOCKFILE ?= Cargo.lock
+# cargo-fuzz, pinned the same way; the targets build on nightly.
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := $(TOOLS_CACHE)/cargo-fuzz-$(CARGO_FUZZ_VERSION)/bin/cargo-fuzz
+FUZZ_TARGETS := cursor jwt webhook_signature bodies
+FUZZ_SECONDS ?= 60
 TOOLS_STAMP := $(VENV)/.installed
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench load audit
+.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench why load audit fuzz
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
@@ -36,6 +41,8 @@ help:
 	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
 	@echo "make audit  cargo-audit against the RustSec snapshot (part of make test)"
 	@echo "make bench  cold start, memory, instructions and DynamoDB cost of every function -> docs/PERFORMANCE.md"
+	@echo "make why    where bytes, init and warm instructions and memory go -> docs/PERFORMANCE-WHY.md"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (60) each, on nightly (not in make test)"
 	@echo "make load   a bounded loopback load test (wrk) of browsing + checkout, checked for oversell and 5xx"
 
 # Python tools (moto, cfn-lint, cargo-lambda, zig), installed once per
@@ -96,6 +103,33 @@ bench: build
 	cargo build --release --locked --workspace --bins
 	@command -v valgrind >/dev/null || echo "bench: valgrind not found; instructions per call are skipped"
 	$(PY) bench/run.py $(if $(shell command -v valgrind),,--no-callgrind)
+
+# Not part of `make test` either: explains docs/PERFORMANCE.md from
+# release builds with their symbols kept (the `profiling` profile), with
+# callgrind, nm and strace.
+WHY_BINS := floor seed put-cart-item login health get-product checkout
+why: tools
+	@for tool in valgrind callgrind_annotate strace nm size; do command -v $$tool >/dev/null || { echo "why: $$tool not found (Debian: valgrind, strace, binutils)"; exit 1; }; done
+	cargo build --profile profiling --locked $(addprefix -p ,$(WHY_BINS))
+	$(PY) bench/why.py
+
+$(CARGO_FUZZ):
+	cargo install --locked --quiet cargo-fuzz --version $(CARGO_FUZZ_VERSION) --root $(TOOLS_CACHE)/cargo-fuzz-$(CARGO_FUZZ_VERSION)
+
+# Each target runs FUZZ_SECONDS from its committed seeds (fuzz/seeds) plus
+# what earlier runs found (.local/fuzz/corpus, kept between runs). A crash
+# stops here with its input in fuzz/artifacts/<target>/: turn it into a
+# regression test next to the code it broke. The build goes to target/fuzz.
+fuzz: $(CARGO_FUZZ)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@mkdir -p .local/fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p .local/fuzz/corpus/$$t; \
+		RUSTUP_TOOLCHAIN=nightly $(CARGO_FUZZ) fuzz run --target-dir target/fuzz $$t \
+			.local/fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) \
+			> .local/fuzz/$$t.log 2>&1 || { tail -40 .local/fuzz/$$t.log; echo "fuzz: $$t FAILED (log: .local/fuzz/$$t.log)"; exit 1; }; \
+		printf '%-18s %s\n' $$t "$$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' .local/fuzz/$$t.log)"; \
+	done
 
 # wrk comes from the distribution (Debian: apt-get install wrk).
 load: tools

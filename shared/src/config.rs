@@ -20,7 +20,25 @@ pub struct Config {
     pub region: String,
     /// Only set locally (the emulator); in AWS the SDK resolves endpoints.
     pub endpoint_url: Option<String>,
+    pub trust: Trust,
 }
+
+/// Which root certificates the AWS clients trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// The roots AWS service endpoints chain to ([`AWS_ROOTS`]). The
+    /// default: parsing the platform's ~140 roots was 85% of a cold start's
+    /// instructions (docs/PERFORMANCE-WHY.md), these five cost almost
+    /// nothing.
+    AwsRoots,
+    /// The platform store, when the operator points at one with
+    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` (a proxy or private CA in between).
+    Platform,
+}
+
+/// Amazon Trust Services Root CA 1-4 and Starfield Services Root G2, which
+/// cross-signs them: every AWS service endpoint's chain ends in one of these.
+pub const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 
 /// Reads a required setting: present and not blank.
 pub fn required(
@@ -69,6 +87,11 @@ impl Config {
             table_name: required(&get, "TABLE_NAME")?,
             region: required(&get, "AWS_REGION")?,
             endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
+            trust: if get("SSL_CERT_FILE").is_some() || get("SSL_CERT_DIR").is_some() {
+                Trust::Platform
+            } else {
+                Trust::AwsRoots
+            },
         })
     }
 
@@ -80,6 +103,12 @@ impl Config {
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        if self.trust == Trust::AwsRoots {
+            // Every client made from this config (the credential chain's
+            // STS client included) shares it, so the platform store is
+            // never read.
+            loader = loader.http_client(aws_roots_client());
+        }
         loader.load().await
     }
 
@@ -88,6 +117,25 @@ impl Config {
     pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk().await)
     }
+}
+
+/// An HTTPS client (rustls with aws-lc, as the SDK's default) trusting only
+/// [`AWS_ROOTS`]. The certificates are parsed when a client first uses it.
+fn aws_roots_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AWS_ROOTS);
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        // Only fails for a trust store the TLS provider cannot use; ours is
+        // a constant, checked by a test.
+        .unwrap_or_default();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
 }
 
 impl CursorKey {
@@ -125,6 +173,50 @@ mod tests {
                 .expect("valid config");
         assert_eq!(config.table_name, "quiet");
         assert_eq!(config.endpoint_url, None);
+        assert_eq!(config.trust, Trust::AwsRoots);
+    }
+
+    #[test]
+    fn an_operator_certificate_store_means_the_platform_roots() {
+        for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+            let config = Config::from_lookup(env(&[
+                ("TABLE_NAME", "quiet"),
+                ("AWS_REGION", "eu-west-1"),
+                (var, "/etc/pki/tls/certs/ca-bundle.crt"),
+            ]))
+            .expect("valid config");
+            assert_eq!(config.trust, Trust::Platform, "{var}");
+        }
+    }
+
+    #[test]
+    fn the_aws_roots_are_five_well_formed_certificates() {
+        use base64::{engine::general_purpose::STANDARD, Engine as _};
+        let text = std::str::from_utf8(AWS_ROOTS).expect("ASCII");
+        let ders: Vec<Vec<u8>> = text
+            .split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .map(|block| {
+                let body = block
+                    .split("-----END CERTIFICATE-----")
+                    .next()
+                    .expect("end marker");
+                let b64: String = body.split_whitespace().collect();
+                STANDARD.decode(b64).expect("base64")
+            })
+            .collect();
+        assert_eq!(ders.len(), 5);
+        for der in &ders {
+            // A DER SEQUENCE with a two-byte length that covers the rest.
+            assert_eq!(&der[..2], &[0x30, 0x82]);
+            assert_eq!(
+                usize::from(der[2]) << 8 | usize::from(der[3]),
+                der.len() - 4
+            );
+        }
+        // The client builds from them (the TLS provider parses them when a
+        // client first uses it, which the local stack's tests exercise).
+        let _client = aws_roots_client();
     }
 
     #[test]

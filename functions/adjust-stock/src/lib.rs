@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Adjustment {
+pub struct Adjustment {
     delta: StockDelta,
 }
 

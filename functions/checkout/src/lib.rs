@@ -30,7 +30,7 @@ pub const REPLAYED: &str = "idempotent-replayed";
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CheckoutRequest {
+pub struct CheckoutRequest {
     shipping_address: ShippingAddress,
 }
 

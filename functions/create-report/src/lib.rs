@@ -31,7 +31,7 @@ pub struct Deps<R> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReportRequest {
+pub struct ReportRequest {
     /// Inclusive start, RFC 3339.
     #[schema(format = DateTime)]
     from: String,

@@ -26,7 +26,7 @@ pub struct Deps<U, S> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub struct Login {
     email: Email,
     password: Password,
 }

@@ -20,7 +20,7 @@ pub struct Deps<S> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Logout {
+pub struct Logout {
     #[schema(inline)]
     refresh_token: Text<1, 256>,
 }

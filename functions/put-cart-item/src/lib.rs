@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SetQuantity {
+pub struct SetQuantity {
     quantity: Quantity,
 }
 

@@ -21,7 +21,7 @@ pub struct Deps<S> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Refresh {
+pub struct Refresh {
     #[schema(inline)]
     refresh_token: Text<1, 256>,
 }

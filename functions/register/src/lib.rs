@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Registration {
+pub struct Registration {
     email: Email,
     password: Password,
     #[schema(inline)]
