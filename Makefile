@@ -37,7 +37,7 @@ export CARGO_TERM_COLOR ?= never
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
-	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, unit, integration, end-to-end"
+	@echo "make test   everything CI runs: fmt, clippy, cfn-lint, audit, unit, property, integration, end-to-end"
 	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
 	@echo "make audit  cargo-audit against the RustSec snapshot (part of make test)"
 	@echo "make bench  cold start, memory, instructions and DynamoDB cost of every function -> docs/PERFORMANCE.md"
@@ -79,7 +79,7 @@ $(CARGO_AUDIT):
 audit: $(CARGO_AUDIT)
 	@test -n "$(ADVISORY_DB)" || { echo "audit: no RustSec snapshot at ../shared/advisory-db; set ADVISORY_DB"; exit 1; }
 	@! grep '^source = ' $(AUDIT_LOCKFILE) | grep -v '^source = "registry+https://github.com/rust-lang/crates.io-index"$$' \
-		|| { echo "audit: every dependency must come from the crates.io registry"; exit 1; }
+		|| { echo "audit: every dependency must come from the default registry"; exit 1; }
 	$(CARGO_AUDIT) audit --db $(ADVISORY_DB) --no-fetch --stale --deny warnings --file $(AUDIT_LOCKFILE)
 	@[ "$(AUDIT_LOCKFILE)" != Cargo.lock ] || CARGO_AUDIT=$(CARGO_AUDIT) ADVISORY_DB=$(ADVISORY_DB) tools/audit-planted
 
