@@ -38,7 +38,7 @@ pub enum Trust {
 
 /// Amazon Trust Services Root CA 1-4 and Starfield Services Root G2, which
 /// cross-signs them: every AWS service endpoint's chain ends in one of these.
-pub const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
+pub const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.crt");
 
 /// Reads a required setting: present and not blank.
 pub fn required(
