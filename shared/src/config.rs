@@ -1,6 +1,12 @@
 //! Settings, read once at cold start. A missing or malformed setting fails
 //! init loudly instead of surfacing as a 500 on some later request.
 
+use aws_sdk_dynamodb::config::{
+    retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
+    SharedCredentialsProvider,
+};
+use aws_types::SdkConfig;
+
 use crate::domain::cursor::CursorKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +27,7 @@ pub struct Config {
     /// Only set locally (the emulator); in AWS the SDK resolves endpoints.
     pub endpoint_url: Option<String>,
     pub trust: Trust,
+    sdk: SdkConfig,
 }
 
 /// Which root certificates the AWS clients trust.
@@ -83,39 +90,71 @@ impl Config {
     /// The seam that lets tests supply an environment without mutating the
     /// process's (which is shared between parallel tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = required(&get, "TABLE_NAME")?;
+        let region = required(&get, "AWS_REGION")?;
+        let endpoint_url = get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty());
+        let trust = if get("SSL_CERT_FILE").is_some() || get("SSL_CERT_DIR").is_some() {
+            Trust::Platform
+        } else {
+            Trust::AwsRoots
+        };
+        // Lambda hands every function its role's credentials in these three
+        // variables (valid for the execution environment's lifetime), and
+        // the local stack sets the first two; nothing else is ever needed,
+        // so there is no credential chain to walk at init.
+        let credentials = Credentials::new(
+            required(&get, "AWS_ACCESS_KEY_ID")?,
+            required(&get, "AWS_SECRET_ACCESS_KEY")?,
+            get("AWS_SESSION_TOKEN").filter(|v| !v.is_empty()),
+            None,
+            "environment",
+        );
+        let mut sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            // Spelled out rather than left to the behavior version: three
+            // attempts with backoff, and a connection that is not up in
+            // 3.1 s is retried instead of waited on.
+            .retry_config(RetryConfig::standard())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(std::time::Duration::from_millis(3100))
+                    .build(),
+            );
+        if let Some(url) = &endpoint_url {
+            sdk = sdk.endpoint_url(url);
+        }
+        if trust == Trust::AwsRoots {
+            // Without it each client builds the SDK's default HTTPS client,
+            // which parses the platform store.
+            sdk = sdk.http_client(aws_roots_client());
+        }
         Ok(Self {
-            table_name: required(&get, "TABLE_NAME")?,
-            region: required(&get, "AWS_REGION")?,
-            endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
-            trust: if get("SSL_CERT_FILE").is_some() || get("SSL_CERT_DIR").is_some() {
-                Trust::Platform
-            } else {
-                Trust::AwsRoots
-            },
+            table_name,
+            region,
+            endpoint_url,
+            trust,
+            sdk: sdk.build(),
         })
     }
 
-    /// Shared SDK configuration, loaded once per cold start. Region is
-    /// explicit so init never probes for it.
-    pub async fn sdk(&self) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(self.region.clone()));
-        if let Some(url) = &self.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if self.trust == Trust::AwsRoots {
-            // Every client made from this config (the credential chain's
-            // STS client included) shares it, so the platform store is
-            // never read.
-            loader = loader.http_client(aws_roots_client());
-        }
-        loader.load().await
+    /// The SDK settings every client of this function is built from: one
+    /// HTTPS client (and connection pool) for all of them.
+    ///
+    /// Built from the environment alone, not with aws-config's loader: in
+    /// Lambda its provider chains (profile files, SSO, IMDS, an STS client)
+    /// only ever end at the environment variables read above, and they were
+    /// ~0.4 MB of every binary and a slice of every cold start
+    /// (docs/PERFORMANCE-WHY.md).
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
     }
 
     /// The DynamoDB client, built once per cold start and shared by every
     /// invocation.
-    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk().await)
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
     }
 }
 
@@ -168,12 +207,56 @@ mod tests {
 
     #[test]
     fn reads_a_complete_environment() {
-        let config =
-            Config::from_lookup(env(&[("TABLE_NAME", "quiet"), ("AWS_REGION", "eu-west-1")]))
-                .expect("valid config");
+        let config = Config::from_lookup(env(&[
+            ("TABLE_NAME", "quiet"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "example"),
+        ]))
+        .expect("valid config");
         assert_eq!(config.table_name, "quiet");
         assert_eq!(config.endpoint_url, None);
         assert_eq!(config.trust, Trust::AwsRoots);
+        assert_eq!(config.sdk().region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(config.sdk().credentials_provider().is_some());
+        assert!(config.sdk().http_client().is_some(), "the AWS roots client");
+    }
+
+    #[test]
+    fn refuses_to_start_without_credentials() {
+        let err = Config::from_lookup(env(&[
+            ("TABLE_NAME", "quiet"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_SECRET_ACCESS_KEY", "example"),
+        ]))
+        .expect_err("no access key id");
+        assert_eq!(
+            err.to_string(),
+            "environment variable AWS_ACCESS_KEY_ID is not set"
+        );
+    }
+
+    #[tokio::test]
+    async fn signs_with_the_session_credentials_lambda_provides() {
+        use aws_sdk_dynamodb::config::ProvideCredentials;
+        let config = Config::from_lookup(env(&[
+            ("TABLE_NAME", "quiet"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ]))
+        .expect("valid config");
+        let credentials = config
+            .sdk()
+            .credentials_provider()
+            .expect("a provider")
+            .provide_credentials()
+            .await
+            .expect("credentials");
+        assert_eq!(credentials.access_key_id(), "ASIAEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "secret");
+        assert_eq!(credentials.session_token(), Some("token"));
     }
 
     #[test]
@@ -182,6 +265,8 @@ mod tests {
             let config = Config::from_lookup(env(&[
                 ("TABLE_NAME", "quiet"),
                 ("AWS_REGION", "eu-west-1"),
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "example"),
                 (var, "/etc/pki/tls/certs/ca-bundle.crt"),
             ]))
             .expect("valid config");

@@ -16,10 +16,10 @@ pub struct CatalogAdmin<P> {
 }
 
 impl CatalogAdmin<DynamoProducts> {
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         Ok(Self {
-            products: DynamoProducts::new(config.dynamodb().await, &config.table_name),
+            products: DynamoProducts::new(config.dynamodb(), &config.table_name),
             verifier: keys::verifier_from_env()?,
         })
     }
@@ -33,9 +33,9 @@ pub struct Shopper<C, P> {
 }
 
 impl Shopper<DynamoCarts, DynamoProducts> {
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let dynamodb = config.dynamodb().await;
+        let dynamodb = config.dynamodb();
         Ok(Self {
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
             products: DynamoProducts::new(dynamodb, &config.table_name),
@@ -53,10 +53,10 @@ pub struct Checkout<K, C, P> {
 }
 
 impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts> {
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let dynamodb = config.dynamodb().await;
-        let relay = Relay::from_env(&config, &[Topic::Orders]).await?;
+        let dynamodb = config.dynamodb();
+        let relay = Relay::from_env(&config, &[Topic::Orders])?;
         Ok(Self {
             checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name).with_relay(relay),
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
@@ -74,10 +74,10 @@ pub struct Orders<O> {
 }
 
 impl Orders<DynamoOrders> {
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         Ok(Self {
-            orders: DynamoOrders::new(config.dynamodb().await, &config.table_name),
+            orders: DynamoOrders::new(config.dynamodb(), &config.table_name),
             verifier: keys::verifier_from_env()?,
             cursor_key: CursorKey::from_env()?,
         })
@@ -85,12 +85,11 @@ impl Orders<DynamoOrders> {
 
     /// For functions that change an order: its event is relayed to the
     /// order events queue right after the commit.
-    pub async fn publishing_from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn publishing_from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let relay = Relay::from_env(&config, &[Topic::Orders]).await?;
+        let relay = Relay::from_env(&config, &[Topic::Orders])?;
         Ok(Self {
-            orders: DynamoOrders::new(config.dynamodb().await, &config.table_name)
-                .with_relay(relay),
+            orders: DynamoOrders::new(config.dynamodb(), &config.table_name).with_relay(relay),
             verifier: keys::verifier_from_env()?,
             cursor_key: CursorKey::from_env()?,
         })

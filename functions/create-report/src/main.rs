@@ -10,9 +10,9 @@ use quiet_core::{
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let relay = Relay::from_env(&config, &[Topic::Reports]).await?;
+    let relay = Relay::from_env(&config, &[Topic::Reports])?;
     let deps = Deps {
-        reports: DynamoReports::new(config.dynamodb().await, &config.table_name).with_relay(relay),
+        reports: DynamoReports::new(config.dynamodb(), &config.table_name).with_relay(relay),
         verifier: keys::verifier_from_env()?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await

@@ -14,9 +14,9 @@ use quiet_core::{
 async fn main() -> Result<(), lambda_runtime::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let relay = Relay::from_env(&config, &[Topic::Orders]).await?;
+    let relay = Relay::from_env(&config, &[Topic::Orders])?;
     let deps = Deps {
-        orders: DynamoOrders::new(config.dynamodb().await, &config.table_name).with_relay(relay),
+        orders: DynamoOrders::new(config.dynamodb(), &config.table_name).with_relay(relay),
         payment_ttl: config::seconds(&config::env, "ORDER_PAYMENT_TTL", 900)?,
     };
     quiet_core::worker::run_scheduled(|| handle(&deps, quiet_core::clock::now_ms())).await

@@ -4,6 +4,6 @@ use quiet_core::{store::DynamoProducts, Config};
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let store = DynamoProducts::new(config.dynamodb().await, &config.table_name);
+    let store = DynamoProducts::new(config.dynamodb(), &config.table_name);
     quiet_core::http::run(|req| get_product::handler(&store, req)).await
 }

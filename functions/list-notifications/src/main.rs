@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let deps = Deps {
-        notifications: DynamoNotifications::new(config.dynamodb().await, &config.table_name),
+        notifications: DynamoNotifications::new(config.dynamodb(), &config.table_name),
         verifier: keys::verifier_from_env()?,
         cursor_key: CursorKey::from_env()?,
     };

@@ -9,12 +9,12 @@ use quiet_core::{
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let sdk = config.sdk().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sdk = config.sdk();
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let deps = Deps {
         users: DynamoUsers::new(dynamodb.clone(), &config.table_name),
         sessions: DynamoSessions::new(dynamodb, &config.table_name),
-        signer: keys::signer_from_ssm(&sdk).await?,
+        signer: keys::signer_from_ssm(sdk).await?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await
 }

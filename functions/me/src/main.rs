@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let deps = Deps {
-        users: DynamoUsers::new(config.dynamodb().await, &config.table_name),
+        users: DynamoUsers::new(config.dynamodb(), &config.table_name),
         verifier: keys::verifier_from_env()?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await

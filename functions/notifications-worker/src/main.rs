@@ -12,7 +12,7 @@ use quiet_core::{
 async fn main() -> Result<(), lambda_runtime::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let dynamodb = config.dynamodb().await;
+    let dynamodb = config.dynamodb();
     let deps = Deps {
         orders: DynamoOrders::new(dynamodb.clone(), &config.table_name),
         notifications: DynamoNotifications::new(dynamodb.clone(), &config.table_name),

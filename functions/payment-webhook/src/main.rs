@@ -12,9 +12,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let secret = config::required(&config::env, "PAYMENT_WEBHOOK_SECRET")?;
-    let relay = Relay::from_env(&config, &[Topic::Orders]).await?;
+    let relay = Relay::from_env(&config, &[Topic::Orders])?;
     let deps = Deps {
-        orders: DynamoOrders::new(config.dynamodb().await, &config.table_name).with_relay(relay),
+        orders: DynamoOrders::new(config.dynamodb(), &config.table_name).with_relay(relay),
         provider: SignedWebhooks::new(&secret)?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await

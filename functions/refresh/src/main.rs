@@ -5,10 +5,10 @@ use refresh::{handler, Deps};
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let sdk = config.sdk().await;
+    let sdk = config.sdk();
     let deps = Deps {
-        sessions: DynamoSessions::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
-        signer: keys::signer_from_ssm(&sdk).await?,
+        sessions: DynamoSessions::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+        signer: keys::signer_from_ssm(sdk).await?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await
 }

@@ -4,6 +4,6 @@ use quiet_core::{store::DynamoUsers, Config};
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let users = DynamoUsers::new(config.dynamodb().await, &config.table_name);
+    let users = DynamoUsers::new(config.dynamodb(), &config.table_name);
     quiet_core::http::run(|req| register::handler(&users, req)).await
 }

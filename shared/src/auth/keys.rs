@@ -35,7 +35,7 @@ pub fn verifier_from_env() -> Result<TokenVerifier, ConfigError> {
 
 /// The signer of the token-issuing functions: the private JWK from the SSM
 /// SecureString named by `JWT_SIGNING_KEY_PARAMETER`, fetched once at init.
-pub async fn signer_from_ssm(sdk: &aws_config::SdkConfig) -> Result<TokenSigner, ConfigError> {
+pub async fn signer_from_ssm(sdk: &aws_types::SdkConfig) -> Result<TokenSigner, ConfigError> {
     const NAME: &str = "JWT_SIGNING_KEY_PARAMETER";
     let parameter = required(&env, NAME)?;
     let out = aws_sdk_ssm::Client::new(sdk)

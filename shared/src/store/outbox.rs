@@ -209,7 +209,7 @@ impl Relay {
     }
 
     /// A relay for `topics`, whose queue URLs must be configured.
-    pub async fn from_env(config: &Config, topics: &[Topic]) -> Result<Self, ConfigError> {
+    pub fn from_env(config: &Config, topics: &[Topic]) -> Result<Self, ConfigError> {
         let queues = topics
             .iter()
             .map(|topic| {
@@ -217,13 +217,13 @@ impl Relay {
                     .map(|url| (*topic, url))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self::new(Self::client(&config.sdk().await), queues))
+        Ok(Self::new(Self::client(config.sdk()), queues))
     }
 
     /// An SQS client that gives up quickly: a send is best effort (the
     /// sweeper resends), so an SQS outage must not hold a checkout for the
     /// SDK's default retries and timeouts.
-    pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    pub fn client(sdk: &aws_types::SdkConfig) -> aws_sdk_sqs::Client {
         let conf = aws_sdk_sqs::config::Builder::from(sdk)
             .retry_config(aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(2))
             .timeout_config(

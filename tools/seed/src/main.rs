@@ -25,7 +25,7 @@ fn setting(name: &str, default: &str) -> String {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    let dynamodb = config.dynamodb().await;
+    let dynamodb = config.dynamodb();
     let now = now_rfc3339();
 
     let store = DynamoProducts::new(dynamodb.clone(), &config.table_name);

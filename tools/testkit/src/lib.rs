@@ -269,9 +269,9 @@ pub async fn queue_with_dlq(visibility_secs: u32) -> (String, String) {
 /// (pass a dead endpoint to simulate an SQS outage).
 pub async fn relay(endpoint: &str, queue_url: &str) -> quiet_core::store::Relay {
     use quiet_core::events::Topic;
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
+    let sdk = aws_types::SdkConfig::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
             aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "testkit"),
