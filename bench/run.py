@@ -57,7 +57,7 @@ RELEASE = ROOT / "target" / "release"
 ARM64 = ROOT / "target" / "lambda"
 TABLE = "quiet-engine-bench"
 WARM = 30
-COLD = 7
+COLD = 15
 WARM_CALLGRIND = 10
 
 # On-demand prices, us-east-1, as published by AWS after the DynamoDB price
@@ -490,6 +490,12 @@ class Bench:
         if self.args.callgrind:
             one = callgrind_instructions(binary, self.env, self.state, event, 0)
             many = callgrind_instructions(binary, self.env, self.state, event, WARM_CALLGRIND)
+            if many <= one:
+                # The first call of the first run had work the second run's
+                # did not (the relay sent events that had just come due):
+                # measure both again rather than print a negative count.
+                one = callgrind_instructions(binary, self.env, self.state, event, 0)
+                many = callgrind_instructions(binary, self.env, self.state, event, WARM_CALLGRIND)
             row["instructions"] = max(0, many - one) // WARM_CALLGRIND
         self.rows[name] = row
         print(
@@ -527,7 +533,7 @@ class Bench:
         self.context.update(access_token=login["access_token"], refresh_token=login["refresh_token"])
         plain = [
             "health", "jwks", "openapi", "list-products", "get-product", "register", "login",
-            "me", "put-cart-item", "get-cart",
+            "me", "put-cart-item", "get-cart", "delete-cart-item",
         ]
         for name in plain:
             if want(name):
@@ -609,6 +615,12 @@ class Bench:
         lines.append(fmt_row("floor", floor))
         lines += [fmt_row(n, self.rows[n]) for n in functions]
         lines += [
+            "",
+            "relay-outbox's calls are not alike: each sends the events that came due since",
+            "the one before, and here nothing consumes and acknowledges them, so every event",
+            "the run produced comes due again after its back-off. Its instructions measure",
+            "that traffic, not an empty sweep (expire-orders, the same Query finding",
+            "nothing, is the empty sweep).",
             "",
             "## DynamoDB per request",
             "",

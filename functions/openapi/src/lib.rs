@@ -75,7 +75,12 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
 )]
 struct ApiDoc;
 
-/// The document as served: pretty JSON, built once per cold start.
+/// What the function serves: the committed copy, compiled in. A test keeps
+/// it equal to [`document`], so a cold start does not spend ~3 ms of init
+/// (twice the floor's) building and printing a 119 kB document.
+pub const SERVED: &str = include_str!("../../../docs/openapi.json");
+
+/// The document the code describes: pretty JSON.
 pub fn document() -> String {
     let mut json = ApiDoc::openapi()
         .to_pretty_json()

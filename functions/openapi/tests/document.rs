@@ -19,6 +19,10 @@ fn the_committed_copy_is_what_the_code_generates() {
         committed == generated,
         "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p openapi` and commit it"
     );
+    assert!(
+        openapi::SERVED == generated,
+        "the function serves a stale copy: rebuild after updating docs/openapi.json"
+    );
 }
 
 #[test]
