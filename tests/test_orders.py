@@ -67,8 +67,12 @@ def test_cart_lines_are_priced_from_the_catalog(stack, customer, admin_token):
         "sku": sku, "name": f"Order test {sku}", "quantity": 2,
         "unit_price": {"amount": 250, "currency": "USD"},
         "line_total": {"amount": 500, "currency": "USD"},
+        "discount": {"amount": 0, "currency": "USD"},
     }]
     assert cart["subtotal"] == {"amount": 500, "currency": "USD"}
+    assert cart["discount"] == {"amount": 0, "currency": "USD"}
+    assert cart["total"] == cart["subtotal"]
+    assert "promotion" not in cart
     assert stack.get("/v1/cart", headers=auth(token)).json() == cart
     assert put_line(stack.base, token, sku, 3).json()["subtotal"]["amount"] == 750
     emptied = requests.delete(f"{stack.base}/v1/cart/items/{sku}", headers=auth(token), timeout=30)
@@ -349,6 +353,38 @@ def test_a_payment_of_the_wrong_amount_changes_nothing(stack, admin_token):
         assert response.headers["content-type"] == "application/problem+json"
     assert order_status(stack, token, order["order_id"]) == "pending_payment"
     # The genuine event still works afterwards.
+    assert webhook(stack, payment(order)).json()["outcome"] == "paid"
+
+
+def test_a_payment_in_another_currency_is_a_conflict_not_a_bad_body(stack, admin_token):
+    token, order = placed_order(stack, admin_token)
+    product = stack.get(f"/v1/products/{order['items'][0]['sku']}").json()
+    # A well-formed ISO 4217 code, sold here or not, that differs from the
+    # order's: a disagreement about the money.
+    for other in ("EUR", "JPY", "XXX"):
+        response = webhook(stack, payment(order, currency=other))
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["status"] == 409
+    # Not three capital letters: a malformed body.
+    for malformed in ("usd", "US", "EURO", 840):
+        response = webhook(stack, payment(order, currency=malformed))
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert any(e["field"] == "currency" for e in response.json().get("errors", [])), response.text
+    assert order_status(stack, token, order["order_id"]) == "pending_payment"
+    assert stack.get(f"/v1/products/{product['sku']}").json()["stock"] == product["stock"]
+    # Each mismatch is in the function logs as a security event naming the order.
+    deadline = time.monotonic() + 10
+    while True:
+        logs = "\n".join(p.read_text(errors="replace") for p in stack.state.glob("*.log"))
+        mismatches = [line for line in logs.splitlines()
+                      if "payment_amount_mismatch" in line and order["order_id"] in line]
+        if len(mismatches) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(mismatches) >= 3, mismatches
+    assert any('"event_currency":"JPY"' in line for line in mismatches), mismatches
     assert webhook(stack, payment(order)).json()["outcome"] == "paid"
 
 

@@ -4,7 +4,7 @@ use crate::{
     auth::{keys, TokenVerifier},
     domain::CursorKey,
     events::Topic,
-    store::{DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts, Relay},
+    store::{DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts, DynamoPromotions, Relay},
     Config,
 };
 
@@ -45,14 +45,15 @@ impl Shopper<DynamoCarts, DynamoProducts> {
 }
 
 /// What checkout needs.
-pub struct Checkout<K, C, P> {
+pub struct Checkout<K, C, P, R = DynamoPromotions> {
     pub checkout: K,
     pub carts: C,
     pub products: P,
+    pub promotions: R,
     pub verifier: TokenVerifier,
 }
 
-impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts> {
+impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts, DynamoPromotions> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let dynamodb = config.dynamodb();
@@ -60,7 +61,47 @@ impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts> {
         Ok(Self {
             checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name).with_relay(relay),
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
-            products: DynamoProducts::new(dynamodb, &config.table_name),
+            products: DynamoProducts::new(dynamodb.clone(), &config.table_name),
+            promotions: DynamoPromotions::new(dynamodb, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+        })
+    }
+}
+
+/// What the admin promotion functions need.
+pub struct PromotionAdmin<R> {
+    pub promotions: R,
+    pub verifier: TokenVerifier,
+    pub cursor_key: CursorKey,
+}
+
+impl PromotionAdmin<DynamoPromotions> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        Ok(Self {
+            promotions: DynamoPromotions::new(config.dynamodb(), &config.table_name),
+            verifier: keys::verifier_from_env()?,
+            cursor_key: CursorKey::from_env()?,
+        })
+    }
+}
+
+/// What the cart's promotion functions need.
+pub struct CartPromotions<C, P, R> {
+    pub carts: C,
+    pub products: P,
+    pub promotions: R,
+    pub verifier: TokenVerifier,
+}
+
+impl CartPromotions<DynamoCarts, DynamoProducts, DynamoPromotions> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
+        Ok(Self {
+            carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
+            products: DynamoProducts::new(dynamodb.clone(), &config.table_name),
+            promotions: DynamoPromotions::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
         })
     }

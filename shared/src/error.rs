@@ -46,6 +46,9 @@ pub enum ApiError {
     /// Checkout could not reserve these SKUs; nothing was written.
     #[error("insufficient stock")]
     InsufficientStock(Vec<String>),
+    /// Checkout could not redeem the cart's code; nothing was written.
+    #[error("promotion unavailable")]
+    PromotionUnavailable { code: String, reason: String },
     /// `If-Match` names a version that is no longer current.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -88,6 +91,9 @@ pub struct Problem<'a> {
     /// Present for insufficient stock: the SKUs that could not be reserved.
     #[serde(skip_serializing_if = "Option::is_none")]
     skus: Option<&'a [String]>,
+    /// Present for an unavailable promotion: the code checkout could not redeem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promotion_code: Option<&'a str>,
 }
 
 impl ApiError {
@@ -95,6 +101,10 @@ impl ApiError {
     /// confirm that the id exists.
     pub fn order_not_found() -> Self {
         Self::NotFound("no order with that id".into())
+    }
+
+    pub fn promotion_not_found() -> Self {
+        Self::NotFound("no promotion with that code".into())
     }
 
     pub fn product_not_found() -> Self {
@@ -111,7 +121,9 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) | Self::InsufficientStock(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::InsufficientStock(_) | Self::PromotionUnavailable { .. } => {
+                StatusCode::CONFLICT
+            }
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -132,6 +144,9 @@ impl ApiError {
             Self::NotFound(_) => ("/problems/not-found", "Not found"),
             Self::Conflict(_) => ("/problems/conflict", "Conflict"),
             Self::InsufficientStock(_) => ("/problems/insufficient-stock", "Insufficient stock"),
+            Self::PromotionUnavailable { .. } => {
+                ("/problems/promotion-unavailable", "Promotion unavailable")
+            }
             Self::PreconditionFailed => ("/problems/precondition-failed", "Precondition failed"),
             Self::PreconditionRequired => {
                 ("/problems/precondition-required", "Precondition required")
@@ -160,6 +175,9 @@ impl ApiError {
             Self::InsufficientStock(skus) => format!(
                 "not enough stock for {}; nothing was charged or reserved",
                 skus.join(", ")
+            ),
+            Self::PromotionUnavailable { code, reason } => format!(
+                "{code}: {reason}; nothing was charged or reserved (remove the code or try another)"
             ),
             Self::Forbidden => "your account may not do this".into(),
             Self::PreconditionFailed => {
@@ -205,6 +223,10 @@ impl ApiError {
             Self::InsufficientStock(skus) => Some(skus.as_slice()),
             _ => None,
         };
+        let promotion_code = match &self {
+            Self::PromotionUnavailable { code, .. } => Some(code.as_str()),
+            _ => None,
+        };
         let problem = Problem {
             kind,
             title,
@@ -212,6 +234,7 @@ impl ApiError {
             detail: self.detail(),
             errors,
             skus,
+            promotion_code,
         };
         let mut response = crate::http::json_with_type(status, &problem, PROBLEM_JSON);
         let headers = response.headers_mut();

@@ -267,6 +267,14 @@ pub fn order_id_param(req: &Request) -> Result<crate::domain::OrderId, ApiError>
         .ok_or_else(ApiError::order_not_found)
 }
 
+/// The `{code}` of a promotion route (any case); anything that cannot be a
+/// code names no promotion (404).
+pub fn code_param(req: &Request) -> Result<crate::domain::promotion::PromoCode, ApiError> {
+    path_param(req, "code")
+        .and_then(|raw| crate::domain::promotion::PromoCode::try_from(raw.to_string()).ok())
+        .ok_or_else(ApiError::promotion_not_found)
+}
+
 /// True when an `If-None-Match` header matches `etag` (weak comparison,
 /// RFC 9110 §13.1.2), so the client's copy is current.
 pub fn if_none_match(req: &Request, etag: &str) -> bool {
@@ -305,6 +313,15 @@ pub fn if_match(req: &Request, version_of: fn(&str) -> Option<u64>) -> Result<If
     version_of(value)
         .map(IfMatch::Version)
         .ok_or(ApiError::PreconditionFailed)
+}
+
+/// A JSON response carrying its resource's `ETag`.
+pub fn json_with_etag<T: Serialize>(status: StatusCode, value: &T, etag: &str) -> Response<Body> {
+    let mut response = json(status, value);
+    if let Ok(etag) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
 }
 
 /// Responses that depend on who asked must not be cached by anyone.

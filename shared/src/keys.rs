@@ -21,11 +21,19 @@
 //! | outbox event  | `OUTBOX#<event id>` | `OUTBOX` | `OUTBOX` / `<ms>#<event id>` (sparse) |                              |
 //! | notification  | `USER#<id>`        | `NOTIFICATION#<event id>` |             |                                       |
 //! | report job    | `REPORT#<job id>`  | `REPORT`  |                               |                                       |
+//! | promotion     | `PROMO#<code>`     | `PROMO`   | `PROMOTIONS` / `<code>` (removed on delete) |                         |
+//! | redemption    | `PROMO#<code>`     | `REDEEMED#<user>` |                       |                                       |
 //!
 //! An outbox event stays until its consumer has applied it; its index entry
 //! is when the relay should next (re)send it, so the sweeper reads only what
 //! is due. A notification's key is the (time-ordered) id of the event that
 //! caused it, so a redelivered event finds its notification already written.
+//!
+//! A promotion's redemption counter lives on its own item, so the checkout
+//! transaction can condition on it (`redemptions < max`); a once-per-customer
+//! code also gets a redemption item per customer, written in that same
+//! transaction on condition it does not exist, and removed with the counter's
+//! decrement when the order is cancelled or expires.
 //!
 //! The email guard makes emails unique (written in the same transaction as
 //! the user, conditional on not existing) and carries what login needs
@@ -294,6 +302,47 @@ pub mod report {
 
     pub fn job(id: &JobId) -> Item {
         single(format!("REPORT#{id}"), "REPORT")
+    }
+}
+
+pub mod promotion {
+    use super::*;
+    use crate::auth::UserId;
+    use crate::domain::promotion::PromoCode;
+
+    const LISTED: &str = "PROMOTIONS";
+
+    fn pk(code: &PromoCode) -> String {
+        format!("PROMO#{code}")
+    }
+
+    pub fn key(code: &PromoCode) -> Item {
+        single(pk(code), "PROMO")
+    }
+
+    /// Primary key plus the index entry that lists it (codes in order).
+    pub fn listed_key(code: &PromoCode) -> Item {
+        let mut item = key(code);
+        item.insert(GSI1.pk.into(), s(LISTED));
+        item.insert(GSI1.sk.into(), s(code.as_str()));
+        item
+    }
+
+    /// The index attributes a delete removes.
+    pub const LISTING_ATTRIBUTES: [&str; 2] = [GSI1.pk, GSI1.sk];
+
+    pub fn listing() -> (Index, AttributeValue) {
+        (GSI1, s(LISTED))
+    }
+
+    /// `ExclusiveStartKey` that resumes the listing right after `code`.
+    pub fn resume_after(code: &PromoCode) -> Item {
+        listed_key(code)
+    }
+
+    /// That `user` has redeemed a once-per-customer `code`.
+    pub fn redemption(code: &PromoCode, user: &UserId) -> Item {
+        single(pk(code), &format!("REDEEMED#{}", user.as_str()))
     }
 }
 

@@ -7,7 +7,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::domain::{Currency, OrderId};
+use crate::domain::{CurrencyCode, OrderId};
 
 /// Signatures older (or further in the future) than this are refused, so a
 /// captured request cannot be replayed later.
@@ -117,7 +117,9 @@ pub struct PaymentEvent {
     pub order_id: OrderId,
     /// Minor units; must equal the order's total.
     pub amount: u64,
-    pub currency: Currency,
+    /// Any ISO 4217 code; one that differs from the order's is a 409.
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
+    pub currency: CurrencyCode,
 }
 
 /// A provider event id: `evt_` and up to 100 more characters of [A-Za-z0-9_].

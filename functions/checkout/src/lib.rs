@@ -1,13 +1,14 @@
 //! POST /v1/checkout (Idempotency-Key) {shipping_address}: turns the cart
 //! into a `pending_payment` order at today's catalog prices, reserving
-//! stock in the same transaction. At most 4 DynamoDB calls: claim the key,
-//! read the cart, read its products, commit (see
-//! `quiet_core::store::checkout`).
+//! stock and redeeming the cart's discount code in the same transaction.
+//! At most 4 DynamoDB calls without a code: claim the key, read the cart,
+//! read its products, commit; 5 with one (the live promotion is read too;
+//! see `quiet_core::store::checkout`).
 //!
 //! Same key and body again → the stored 201 with `Idempotent-Replayed:
 //! true`; another body → 422; while the first runs → 409. Failures that
-//! wrote nothing (empty cart, not enough stock) give the key back, so the
-//! same key can be retried once the cart is fixed.
+//! wrote nothing (empty cart, not enough stock, a code used up) give the
+//! key back, so the same key can be retried once the cart is fixed.
 
 use lambda_http::{
     http::{header, HeaderValue, StatusCode},
@@ -17,10 +18,16 @@ use quiet_core::{
     auth::{authenticate, sha256_hex, AuthUser},
     clock,
     deps::Checkout,
-    domain::{Currency, Line, OrderId, OrderStatus, ShippingAddress, Total},
+    domain::{
+        order::Totals, promotion::Refusal, Category, Line, OrderId, OrderStatus, ShippingAddress,
+        Total,
+    },
     http::json_body,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{CartStore, CheckoutStore, Claim, Commit, Order, ProductStore, StoreError},
+    store::{
+        CartStore, CheckoutStore, Claim, Commit, Order, ProductStore, Promotion, PromotionStore,
+        StoreError,
+    },
     ApiError,
 };
 use serde::{Deserialize, Serialize};
@@ -84,12 +91,12 @@ fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<
     responses(
         (status = 201, description = "A pending_payment order; a replay carries Idempotent-Replayed: true", body = quiet_core::store::Order, headers(("location" = String), ("idempotent-replayed" = Option<String>))),
         (status = 400, description = "Idempotency-Key missing or too long, or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 409, description = "Not enough stock (skus lists them), or this key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "Not enough stock (skus lists them), the cart's code cannot be redeemed (promotion_code names it: used up, expired, already used by you, or no longer matching the cart), or this key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 422, description = "Empty cart, invalid address, or the key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore>(
-    deps: &Checkout<K, C, P>,
+pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStore>(
+    deps: &Checkout<K, C, P, R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;
@@ -136,8 +143,8 @@ pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore>(
     result
 }
 
-async fn place<K: CheckoutStore, C: CartStore, P: ProductStore>(
-    deps: &Checkout<K, C, P>,
+async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStore>(
+    deps: &Checkout<K, C, P, R>,
     user: &AuthUser,
     key_hash: &str,
     lease: &str,
@@ -153,7 +160,7 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore>(
     // line is one conditional decrement.
     let mut short = Vec::new();
     let mut items = Vec::with_capacity(cart.lines.len());
-    let mut total = Total::zero(Currency::Usd);
+    let mut categories: Vec<Option<&Category>> = Vec::with_capacity(cart.lines.len());
     for line in &cart.lines {
         let Some(product) = catalog
             .get(&line.sku)
@@ -166,27 +173,59 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore>(
             .price
             .times(line.quantity.get())
             .ok_or_else(|| StoreError::Corrupt("line total overflowed".into()))?;
-        total = total
-            .checked_add(line_total)
-            .ok_or_else(|| StoreError::Corrupt("order total overflowed".into()))?;
         items.push(Line {
             sku: line.sku.clone(),
             name: product.name.as_str().to_string(),
             quantity: line.quantity,
             unit_price: product.price,
             line_total,
+            discount: Total::zero(line_total.currency),
         });
+        categories.push(Some(&product.category));
     }
     if !short.is_empty() {
         return Err(ApiError::InsufficientStock(short));
     }
+
+    // The code is priced from the live promotion, never the cart's copy.
+    let promotion = match &cart.promotion {
+        Some(applied) => {
+            let unavailable = |reason: Refusal| ApiError::PromotionUnavailable {
+                code: applied.code.to_string(),
+                reason: reason.to_string(),
+            };
+            let promotion = deps
+                .promotions
+                .get(&applied.code)
+                .await?
+                .ok_or_else(|| unavailable(Refusal::Unknown))?;
+            if promotion.exhausted() {
+                return Err(unavailable(Refusal::Exhausted));
+            }
+            let now = i64::try_from(clock::now()).unwrap_or(i64::MAX);
+            promotion
+                .rules
+                .apply(&mut items, &categories, now)
+                .map_err(unavailable)?;
+            Some(promotion)
+        }
+        None => None,
+    };
+    let totals =
+        Totals::of(&items).ok_or_else(|| StoreError::Corrupt("order total overflowed".into()))?;
 
     let created_at = clock::now_rfc3339();
     let order = Order {
         order_id: OrderId::generate(),
         status: OrderStatus::PendingPayment,
         items,
-        total,
+        subtotal: totals.subtotal,
+        discount: totals.discount,
+        total: totals.total,
+        promotion_code: promotion.as_ref().map(|p| p.code().clone()),
+        promotion_once: promotion
+            .as_ref()
+            .is_some_and(|p| p.rules.once_per_customer),
         shipping_address,
         updated_at: created_at.clone(),
         created_at,
@@ -196,7 +235,15 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore>(
     let body = serde_json::to_string(&order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     match deps
         .checkout
-        .commit(&user.id, key_hash, lease, &order, cart.version, &body)
+        .commit(
+            &user.id,
+            key_hash,
+            lease,
+            &order,
+            cart.version,
+            promotion.as_ref(),
+            &body,
+        )
         .await?
     {
         Commit::Placed => Ok(order_response(StatusCode::CREATED, body, false)),
@@ -209,5 +256,14 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore>(
         Commit::LeaseLost => Err(ApiError::Conflict(
             "a checkout with this Idempotency-Key is still in progress".into(),
         )),
+        Commit::PromotionExhausted => Err(refused(promotion.as_ref(), Refusal::RanOut)),
+        Commit::PromotionAlreadyUsed => Err(refused(promotion.as_ref(), Refusal::AlreadyUsed)),
+    }
+}
+
+fn refused(promotion: Option<&Promotion>, reason: Refusal) -> ApiError {
+    ApiError::PromotionUnavailable {
+        code: promotion.map(|p| p.code().to_string()).unwrap_or_default(),
+        reason: reason.to_string(),
     }
 }

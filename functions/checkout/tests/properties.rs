@@ -21,8 +21,8 @@ use quiet_core::{
     domain::{OrderId, OrderStatus, Quantity, Sku},
     payments::PaymentEvent,
     store::{
-        CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts, Order,
-        OrderStore, PaymentOutcome, ProductStore, StoreError,
+        CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts,
+        DynamoPromotions, Order, OrderStore, PaymentOutcome, ProductStore, StoreError,
     },
 };
 
@@ -111,6 +111,7 @@ impl World {
                 checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()),
                 carts: DynamoCarts::new(testkit::dynamodb(), testkit::table()),
                 products,
+                promotions: DynamoPromotions::new(testkit::dynamodb(), testkit::table()),
                 verifier,
             },
             orders: DynamoOrders::new(testkit::dynamodb(), testkit::table()),
@@ -142,6 +143,7 @@ impl World {
                     quantity: Quantity::try_from(quantity).expect("quantity"),
                     name: product.name.as_str().to_string(),
                     unit_price: product.price,
+                    category: None,
                 })
                 .expect("room");
                 self.deps.carts.save(id, &cart).await.expect("save cart");

@@ -13,7 +13,7 @@ use quiet_core::{
     events::{Change, Event},
     store::{
         Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoNotifications, DynamoOrders,
-        DynamoOutbox, DynamoProducts, OutboxStore, ProductStore,
+        DynamoOutbox, DynamoProducts, DynamoPromotions, OutboxStore, ProductStore,
     },
     worker::Delivery,
 };
@@ -48,6 +48,7 @@ async fn checkout_succeeds_while_sqs_is_down_and_the_sweeper_delivers_later() {
         quantity: Quantity::try_from(1).expect("quantity"),
         name: product.name.as_str().to_string(),
         unit_price: product.price,
+        category: None,
     })
     .expect("room");
     carts.save(&user, &cart).await.expect("cart");
@@ -59,6 +60,7 @@ async fn checkout_succeeds_while_sqs_is_down_and_the_sweeper_delivers_later() {
         checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()).with_relay(down),
         carts,
         products: DynamoProducts::new(testkit::dynamodb(), testkit::table()),
+        promotions: DynamoPromotions::new(testkit::dynamodb(), testkit::table()),
         verifier,
     };
     let started = Instant::now();

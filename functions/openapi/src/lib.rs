@@ -19,8 +19,8 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
 #[openapi(
     info(
         title = "Quiet Engine",
-        description = "A serverless commerce API: catalog, accounts, cart, checkout, orders, \
-                       payments webhook, notifications and reports. Money is an integer \
+        description = "A serverless commerce API: catalog, accounts, cart, discount codes, \
+                       checkout, orders, payments webhook, notifications and reports. Money is an integer \
                        count of minor units; errors are RFC 9457 problem+json.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -41,12 +41,19 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         get_cart::handler,
         put_cart_item::handler,
         delete_cart_item::handler,
+        put_cart_promotion::handler,
+        delete_cart_promotion::handler,
         checkout::handler,
         list_orders::handler,
         get_order::handler,
         cancel_order::handler,
         admin_list_orders::handler,
         ship_order::handler,
+        create_promotion::handler,
+        list_promotions::handler,
+        get_promotion::handler,
+        update_promotion::handler,
+        delete_promotion::handler,
         payment_webhook::handler,
         list_notifications::handler,
         create_report::handler,
@@ -69,7 +76,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         (name = "orders", description = "Checkout and the customer's own orders"),
         (name = "payments", description = "The payment provider's signed webhook"),
         (name = "notifications", description = "Messages the system sent the customer"),
-        (name = "admin", description = "Shop staff: catalog edits, shipping, reports"),
+        (name = "admin", description = "Shop staff: catalog edits, promotions, shipping, reports"),
         (name = "ops", description = "Health and this document"),
     )
 )]

@@ -57,7 +57,8 @@ fn body_bytes(req: &Request) -> &[u8] {
         (status = 400, description = "Stale signature timestamp or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 401, description = "Missing or invalid signature", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 404, description = "No such order", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 409, description = "Amount or currency differs from the order", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 409, description = "Amount or currency (any well-formed ISO 4217 code) differs from the order; nothing changes", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "A field is not of its form, e.g. a currency that is not three capital letters", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore, P: PaymentProvider>(
@@ -83,14 +84,15 @@ pub async fn handler<O: OrderStore, P: PaymentProvider>(
         .get(&event.order_id)
         .await?
         .ok_or_else(ApiError::order_not_found)?;
-    if event.amount != order.total.amount || event.currency != order.total.currency {
+    if event.amount != order.total.amount || !event.currency.is(order.total.currency) {
         tracing::warn!(
             security_event = "payment_amount_mismatch",
             event_id = event.id.as_str(),
             order_id = %order.order_id,
             event_amount = event.amount,
             order_amount = order.total.amount,
-            event_currency = event.currency.code(),
+            event_currency = event.currency.as_str(),
+            order_currency = order.total.currency.code(),
             "payment event refused: amount or currency differs from the order"
         );
         return Err(ApiError::Conflict(

@@ -56,6 +56,7 @@ pub async fn handler<C: CartStore, P: ProductStore>(
             quantity: body.quantity,
             name: product.name.as_str().to_string(),
             unit_price: product.price,
+            category: Some(product.category.clone()),
         })
         .map_err(|full| ApiError::validation("sku", full.to_string()))?;
         match deps.carts.save(&user.id, &cart).await {

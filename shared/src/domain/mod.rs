@@ -7,10 +7,11 @@ pub mod cursor;
 pub mod money;
 pub mod order;
 pub mod product;
+pub mod promotion;
 pub mod text;
 
 pub use cursor::{Cursor, CursorKey};
-pub use money::{Currency, Money, Total};
+pub use money::{Currency, CurrencyCode, Money, Total};
 pub use order::{Line, OrderId, OrderStatus, Quantity, ShippingAddress};
 pub use product::{Category, PageLimit, Product, Sku};
 pub use text::Text;

@@ -41,6 +41,38 @@ impl From<Currency> for &'static str {
     }
 }
 
+/// Any well-formed ISO 4217 code (three capital letters), whether or not the
+/// shop sells in it. What another party (the payment provider) reports is
+/// parsed into this, not [`Currency`]: a provider may send any code, and one
+/// we do not sell in is a disagreement about the money (409), not a
+/// malformed body (422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CurrencyCode([u8; 3]);
+
+impl CurrencyCode {
+    pub fn as_str(&self) -> &str {
+        // Three ASCII capitals by construction.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// True when this is exactly `currency`.
+    pub fn is(&self, currency: Currency) -> bool {
+        self.as_str() == currency.code()
+    }
+}
+
+impl TryFrom<String> for CurrencyCode {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match <[u8; 3]>::try_from(value.as_bytes()) {
+            Ok(code) if code.iter().all(u8::is_ascii_uppercase) => Ok(Self(code)),
+            _ => Err("must be an ISO 4217 code of three capital letters".into()),
+        }
+    }
+}
+
 /// An amount within `0..=MAX_AMOUNT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
@@ -108,6 +140,22 @@ impl Total {
         }
     }
 
+    /// Zero in the one currency sold so far (serde defaults).
+    pub fn zero_usd() -> Self {
+        Self::zero(Currency::Usd)
+    }
+
+    /// `None` when `other` is larger or in another currency.
+    pub fn checked_sub(self, other: Total) -> Option<Total> {
+        (self.currency == other.currency)
+            .then(|| self.amount.checked_sub(other.amount))
+            .flatten()
+            .map(|amount| Total {
+                amount,
+                currency: self.currency,
+            })
+    }
+
     /// `None` on overflow or mixed currencies.
     pub fn checked_add(self, other: Total) -> Option<Total> {
         (self.currency == other.currency)
@@ -150,6 +198,28 @@ mod tests {
         };
         assert_eq!(big.checked_add(line), None);
         assert_eq!(Total::zero(Currency::Usd).checked_add(line), Some(line));
+    }
+
+    #[test]
+    fn a_currency_code_is_any_three_capitals() {
+        let eur: CurrencyCode = serde_json::from_value(json!("EUR")).expect("well-formed");
+        assert_eq!(eur.as_str(), "EUR");
+        assert!(!eur.is(Currency::Usd));
+        let usd: CurrencyCode = serde_json::from_value(json!("USD")).expect("well-formed");
+        assert!(usd.is(Currency::Usd));
+        for bad in [
+            json!("usd"),
+            json!("US"),
+            json!("USDX"),
+            json!("U$D"),
+            json!(840),
+            json!("ÉUR"),
+        ] {
+            assert!(
+                serde_json::from_value::<CurrencyCode>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

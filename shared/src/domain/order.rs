@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    money::{Money, Total},
+    money::{Currency, Money, Total},
     product::Sku,
     text::Text,
 };
@@ -219,7 +219,8 @@ impl From<Country> for String {
     }
 }
 
-/// One line of a cart or an order, priced.
+/// One line of a cart or an order, priced. `line_total` is before any
+/// discount; `discount` is this line's share of the promotion's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Line {
     pub sku: Sku,
@@ -227,6 +228,39 @@ pub struct Line {
     pub quantity: Quantity,
     pub unit_price: Money,
     pub line_total: Total,
+    /// Orders placed before promotions existed have none stored: zero.
+    #[serde(default = "Total::zero_usd")]
+    pub discount: Total,
+}
+
+/// The sums of priced lines: `total = subtotal - discount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal: Total,
+    pub discount: Total,
+    pub total: Total,
+}
+
+impl Totals {
+    /// `None` on overflow, mixed currencies, or a line discounted below
+    /// zero (none of which valid input can produce).
+    pub fn of(lines: &[Line]) -> Option<Self> {
+        let currency = lines
+            .first()
+            .map_or(Currency::Usd, |line| line.line_total.currency);
+        let mut subtotal = Total::zero(currency);
+        let mut discount = Total::zero(currency);
+        for line in lines {
+            line.line_total.checked_sub(line.discount)?;
+            subtotal = subtotal.checked_add(line.line_total)?;
+            discount = discount.checked_add(line.discount)?;
+        }
+        Some(Self {
+            subtotal,
+            discount,
+            total: subtotal.checked_sub(discount)?,
+        })
+    }
 }
 
 #[cfg(test)]

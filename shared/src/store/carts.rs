@@ -13,7 +13,11 @@ use super::attr::{get_n, get_s, n, s};
 use super::products::decode_product;
 use super::StoreError;
 use crate::auth::UserId;
-use crate::domain::{order::MAX_CART_LINES, Currency, Line, Money, Product, Quantity, Sku, Total};
+use crate::domain::{
+    order::{Totals, MAX_CART_LINES},
+    promotion::{PromoCode, Rules},
+    Category, Line, Money, Product, Quantity, Sku, Total,
+};
 use crate::keys::{self, Item};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,11 +26,19 @@ pub struct CartLine {
     pub quantity: Quantity,
     pub name: String,
     pub unit_price: Money,
+    /// For a promotion's category scope; lines saved before promotions
+    /// existed have none until the cart is re-priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cart {
     pub lines: Vec<CartLine>,
+    /// A code on the cart, with the rules it had when it was applied. The
+    /// cart shows its discount from these; checkout re-reads the live
+    /// promotion and charges by that.
+    pub promotion: Option<Rules>,
     /// 0 for a cart never written.
     pub version: u64,
 }
@@ -35,11 +47,25 @@ pub struct Cart {
 #[error("a cart holds at most {MAX_CART_LINES} lines")]
 pub struct CartFull;
 
-/// A cart as the API shows it.
+/// A cart as the API shows it: `total = subtotal - discount`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CartView {
     pub items: Vec<Line>,
     pub subtotal: Total,
+    pub discount: Total,
+    pub total: Total,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<CartPromotion>,
+}
+
+/// The code on the cart and whether it applies to the cart as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CartPromotion {
+    pub code: PromoCode,
+    pub applies: bool,
+    /// Why it does not apply, for the shopper.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl Cart {
@@ -79,35 +105,59 @@ impl Cart {
                         quantity: line.quantity,
                         name: product.name.as_str().to_string(),
                         unit_price: product.price,
+                        category: Some(product.category.clone()),
                     })
                 })
                 .collect(),
+            promotion: self.promotion.clone(),
             version: self.version,
         }
     }
 
-    /// Priced lines and the subtotal. Sums are checked; the caps (price,
-    /// quantity, lines) make overflow impossible, so it would be corruption.
+    /// Priced lines, the code's discount and the totals, now.
     pub fn view(&self) -> Result<CartView, StoreError> {
-        self.checked_view()
+        self.view_at(i64::try_from(crate::clock::now()).unwrap_or(i64::MAX))
+    }
+
+    /// The view at `now` (epoch seconds). Sums are checked; the caps
+    /// (price, quantity, lines) make overflow impossible, so it would be
+    /// corruption.
+    pub fn view_at(&self, now: i64) -> Result<CartView, StoreError> {
+        self.checked_view(now)
             .ok_or_else(|| StoreError::Corrupt("cart total overflowed".into()))
     }
 
-    fn checked_view(&self) -> Option<CartView> {
-        let mut subtotal = Total::zero(Currency::Usd);
+    fn checked_view(&self, now: i64) -> Option<CartView> {
         let mut items = Vec::with_capacity(self.lines.len());
         for line in &self.lines {
             let line_total = line.unit_price.times(line.quantity.get())?;
-            subtotal = subtotal.checked_add(line_total)?;
             items.push(Line {
                 sku: line.sku.clone(),
                 name: line.name.clone(),
                 quantity: line.quantity,
                 unit_price: line.unit_price,
                 line_total,
+                discount: Total::zero(line_total.currency),
             });
         }
-        Some(CartView { items, subtotal })
+        let promotion = self.promotion.as_ref().map(|rules| {
+            let categories: Vec<Option<&Category>> =
+                self.lines.iter().map(|l| l.category.as_ref()).collect();
+            let outcome = rules.apply(&mut items, &categories, now);
+            CartPromotion {
+                code: rules.code.clone(),
+                applies: outcome.is_ok(),
+                message: outcome.err().map(|refusal| refusal.to_string()),
+            }
+        });
+        let totals = Totals::of(&items)?;
+        Some(CartView {
+            items,
+            subtotal: totals.subtotal,
+            discount: totals.discount,
+            total: totals.total,
+            promotion,
+        })
     }
 }
 
@@ -151,8 +201,16 @@ pub(crate) fn decode_cart(item: Option<&Item>) -> Result<Cart, StoreError> {
     };
     let lines = serde_json::from_str(get_s(item, "lines")?)
         .map_err(|_| StoreError::Corrupt("cart lines do not parse".into()))?;
+    let promotion = match item.get("promotion") {
+        Some(_) => Some(
+            serde_json::from_str(get_s(item, "promotion")?)
+                .map_err(|_| StoreError::Corrupt("cart promotion does not parse".into()))?,
+        ),
+        None => None,
+    };
     Ok(Cart {
         lines,
+        promotion,
         version: get_n(item, "version")?,
     })
 }
@@ -200,6 +258,11 @@ impl CartStore for DynamoCarts {
             ("lines".into(), s(lines)),
             ("version".into(), n(cart.version + 1)),
         ]);
+        if let Some(applied) = &cart.promotion {
+            let applied =
+                serde_json::to_string(applied).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            item.insert("promotion".into(), s(applied));
+        }
         let mut put = self
             .client
             .put_item()
@@ -229,7 +292,7 @@ impl CartStore for DynamoCarts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::money::Amount;
+    use crate::domain::{money::Amount, Currency};
 
     fn line(sku: &str, quantity: u64, amount: u64) -> CartLine {
         CartLine {
@@ -240,6 +303,7 @@ mod tests {
                 amount: Amount::try_from(amount).expect("amount"),
                 currency: Currency::Usd,
             },
+            category: None,
         }
     }
 

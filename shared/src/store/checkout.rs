@@ -4,12 +4,14 @@
 //! 1. `claim` writes the idempotency record (`PutItem`, conditional). On a
 //!    conflict DynamoDB returns the existing record (`ALL_OLD`), which says
 //!    replay, still running, or another body, with no second read.
-//! 2. The caller reads the cart and its products (2 calls).
+//! 2. The caller reads the cart and its products (2 calls), and the live
+//!    promotion when the cart carries a code (1 more).
 //! 3. `commit` is one `TransactWriteItems`: a conditional stock decrement per
 //!    SKU (`stock >= :qty`), the order, the cart's deletion (conditional on
 //!    the version read), the record's completion (conditional on the
-//!    caller's lease) and the `order.placed` outbox event. If any condition
-//!    fails nothing is written. The event is relayed to SQS after the commit
+//!    caller's lease), the `order.placed` outbox event and, with a code, its
+//!    redemption (the counter under its limit; the customer's item for a
+//!    once-per-customer code). If any condition fails nothing is written. The event is relayed to SQS after the commit
 //!    (an SQS call, not a DynamoDB one).
 //!
 //! A claim left `in_progress` by a crashed executor can be taken over after
@@ -26,6 +28,7 @@ use aws_sdk_dynamodb::{
 use super::attr::{get_n, get_s, n, s};
 use super::orders::{encode_order, Order};
 use super::outbox::{self, Relay};
+use super::promotions::{self, Promotion};
 use super::{condition_failed, StoreError};
 use crate::auth::UserId;
 use crate::domain::{OrderStatus, Sku};
@@ -59,6 +62,11 @@ pub enum Commit {
     CartChanged,
     /// Our claim was taken over; another executor owns this key now.
     LeaseLost,
+    /// The code reached its limit or changed since it was read; nothing
+    /// written.
+    PromotionExhausted,
+    /// This customer already redeemed the once-per-customer code.
+    PromotionAlreadyUsed,
 }
 
 pub trait CheckoutStore: Send + Sync {
@@ -87,6 +95,7 @@ pub trait CheckoutStore: Send + Sync {
         lease: &str,
         order: &Order,
         cart_version: u64,
+        promotion: Option<&Promotion>,
         response_body: &str,
     ) -> impl Future<Output = Result<Commit, StoreError>> + Send;
 }
@@ -207,9 +216,10 @@ impl CheckoutStore for DynamoCheckout {
         lease: &str,
         order: &Order,
         cart_version: u64,
+        promotion: Option<&Promotion>,
         response_body: &str,
     ) -> Result<Commit, StoreError> {
-        let mut actions = Vec::with_capacity(order.items.len() + 4);
+        let mut actions = Vec::with_capacity(order.items.len() + 6);
         for line in &order.items {
             let decrement = build(
                 Update::builder()
@@ -267,6 +277,14 @@ impl CheckoutStore for DynamoCheckout {
             },
         ));
         actions.push(outbox::put_action(&self.table, &placed)?);
+        if let Some(promotion) = promotion {
+            actions.extend(promotions::redeem_actions(
+                &self.table,
+                promotion,
+                user,
+                order.order_id.as_str(),
+            )?);
+        }
 
         let codes = match super::transact(&self.client, actions).await? {
             Ok(()) => {
@@ -289,6 +307,10 @@ impl CheckoutStore for DynamoCheckout {
             Commit::OutOfStock(short)
         } else if condition_failed(&codes, lines + 1) {
             Commit::CartChanged
+        } else if condition_failed(&codes, lines + 4) {
+            Commit::PromotionExhausted
+        } else if condition_failed(&codes, lines + 5) {
+            Commit::PromotionAlreadyUsed
         } else {
             // The order's own condition (a fresh random id) cannot fail.
             return Err(StoreError::Dynamo(format!("checkout cancelled: {codes:?}")));

@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod products;
+pub mod promotions;
 pub mod reports;
 pub mod sessions;
 pub mod users;
@@ -23,6 +24,7 @@ pub use outbox::{DynamoOutbox, OutboxStore, Pending, Relay};
 pub use products::{
     DynamoProducts, NewProduct, Page, ProductPatch, ProductStore, StockChange, StockDelta,
 };
+pub use promotions::{DynamoPromotions, Promotion, PromotionPage, PromotionPatch, PromotionStore};
 pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummary, SkuSales};
 pub use sessions::{DynamoSessions, Rotation, Session, SessionStore, TokenHash};
 pub use users::{DynamoUsers, User, UserStore};
@@ -113,6 +115,71 @@ where
             Ok(false)
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+/// Live: exists and not soft-deleted (`#pk` names the partition key).
+pub(crate) const LIVE: &str = "attribute_exists(#pk) AND attribute_not_exists(deleted_at)";
+
+/// The outcome of an `UpdateItem` conditional on a live item (and perhaps
+/// more) that asked for `ALL_NEW` and, on failure, `ALL_OLD`: the new item;
+/// `NotFound` when nothing live was there; `ConditionFailed` when a live
+/// item refused the change.
+pub(crate) fn updated_live_item<R>(
+    result: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+    >,
+) -> Result<crate::keys::Item, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    match result {
+        Ok(out) => Ok(out.attributes.unwrap_or_default()),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                match failed.item.as_ref().filter(|item| is_live(item)) {
+                    Some(_) => Err(StoreError::ConditionFailed),
+                    None => Err(StoreError::NotFound),
+                }
+            }
+            _ => Err(err.into()),
+        },
+    }
+}
+
+/// A stored item that exists and is not soft-deleted.
+pub(crate) fn is_live(item: &crate::keys::Item) -> bool {
+    !item.is_empty() && !item.contains_key("deleted_at")
+}
+
+/// Soft-deletes the live item at `key`: marks it deleted and removes the
+/// index attributes that list it. `NotFound` if it was not live.
+pub(crate) async fn soft_delete(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: crate::keys::Item,
+    listing_attributes: &[&str],
+    now: &str,
+) -> Result<(), StoreError> {
+    let result = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(format!(
+            "SET deleted_at = :now, updated_at = :now REMOVE {}",
+            listing_attributes.join(", ")
+        ))
+        .condition_expression(LIVE)
+        .expression_attribute_names("#pk", crate::keys::PK)
+        .expression_attribute_values(":now", attr::s(now))
+        .send()
+        .await;
+    if unless_condition_failed(result)? {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
     }
 }
 

@@ -12,7 +12,9 @@ use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::outbox::{self, Relay};
 use super::StoreError;
 use crate::auth::UserId;
-use crate::domain::{Line, OrderId, OrderStatus, PageLimit, ShippingAddress, Total};
+use crate::domain::{
+    promotion::PromoCode, Line, OrderId, OrderStatus, PageLimit, ShippingAddress, Total,
+};
 use crate::events::{Change, Event, OrderRef};
 use crate::keys::{self, Item};
 use crate::payments::{PaymentEvent, PaymentEventType};
@@ -24,7 +26,18 @@ pub struct Order {
     pub order_id: OrderId,
     pub status: OrderStatus,
     pub items: Vec<Line>,
+    /// The lines at catalog price, before the discount.
+    pub subtotal: Total,
+    pub discount: Total,
+    /// What the customer pays: `subtotal - discount`.
     pub total: Total,
+    /// The discount code redeemed by this order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_code: Option<PromoCode>,
+    /// Whether the redemption wrote a once-per-customer item (given back
+    /// with the counter on cancel or expiry).
+    #[serde(skip)]
+    pub promotion_once: bool,
     pub shipping_address: ShippingAddress,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -48,6 +61,8 @@ pub(crate) fn encode_order(order: &Order) -> Result<Item, StoreError> {
         ("user_id".into(), s(order.user_id.as_str())),
         ("status".into(), s(order.status.as_str())),
         ("items".into(), s(to_json(&order.items)?)),
+        ("subtotal_amount".into(), n(order.subtotal.amount)),
+        ("discount_amount".into(), n(order.discount.amount)),
         ("total_amount".into(), n(order.total.amount)),
         ("currency".into(), s(order.total.currency.code())),
         (
@@ -58,6 +73,13 @@ pub(crate) fn encode_order(order: &Order) -> Result<Item, StoreError> {
         ("updated_at".into(), s(&order.updated_at)),
         ("created_ms".into(), n(order.created_ms)),
     ]);
+    if let Some(code) = &order.promotion_code {
+        item.insert("promotion_code".into(), s(code.as_str()));
+        item.insert(
+            "promotion_once".into(),
+            aws_sdk_dynamodb::types::AttributeValue::Bool(order.promotion_once),
+        );
+    }
     Ok(item)
 }
 
@@ -73,14 +95,35 @@ fn from_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<
 }
 
 pub(crate) fn decode_order(item: &Item) -> Result<Order, StoreError> {
+    let currency = get_parsed(item, "currency")?;
+    let total = Total {
+        amount: get_n(item, "total_amount")?,
+        currency,
+    };
+    // Orders placed before promotions existed store only the total.
+    let amount_or = |name: &str, default: u64| -> Result<Total, StoreError> {
+        let amount = match item.get(name) {
+            Some(_) => get_n(item, name)?,
+            None => default,
+        };
+        Ok(Total { amount, currency })
+    };
+    let promotion_code = match item.get("promotion_code") {
+        Some(_) => Some(get_parsed(item, "promotion_code")?),
+        None => None,
+    };
     Ok(Order {
         order_id: get_parsed(item, "order_id")?,
         status: get_parsed(item, "status")?,
         items: from_json(item, "items")?,
-        total: Total {
-            amount: get_n(item, "total_amount")?,
-            currency: get_parsed(item, "currency")?,
-        },
+        subtotal: amount_or("subtotal_amount", total.amount)?,
+        discount: amount_or("discount_amount", 0)?,
+        total,
+        promotion_code,
+        promotion_once: matches!(
+            item.get("promotion_once"),
+            Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+        ),
         shipping_address: from_json(item, "shipping_address")?,
         created_at: get_s(item, "created_at")?.to_string(),
         updated_at: get_s(item, "updated_at")?.to_string(),
@@ -488,7 +531,7 @@ impl DynamoOrders {
             ("order_id".into(), s(event.order_id.as_str())),
             ("outcome".into(), s(outcome)),
             ("amount".into(), n(event.amount)),
-            ("currency".into(), s(event.currency.code())),
+            ("currency".into(), s(event.currency.as_str())),
             ("received_at".into(), s(now)),
         ]
     }
@@ -513,9 +556,23 @@ impl DynamoOrders {
             .map_err(|e| StoreError::Dynamo(e.to_string()))
     }
 
-    /// Stock back for every line. Deleted products get theirs too: the
-    /// units exist, and a restored product should show them.
+    /// Stock back for every line, and the code's redemption back if the
+    /// order used one. Deleted products get their stock too: the units
+    /// exist, and a restored product should show them.
     fn stock_returns(&self, order: &Order) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut returns = self.line_returns(order)?;
+        if let Some(code) = &order.promotion_code {
+            returns.extend(super::promotions::return_actions(
+                &self.table,
+                code,
+                &order.user_id,
+                order.promotion_once,
+            )?);
+        }
+        Ok(returns)
+    }
+
+    fn line_returns(&self, order: &Order) -> Result<Vec<TransactWriteItem>, StoreError> {
         order
             .items
             .iter()

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
-use super::StoreError;
+use super::{StoreError, LIVE};
 use crate::domain::{
     money::Amount,
     product::{Description, ProductName, MAX_STOCK},
@@ -185,14 +185,6 @@ impl DynamoProducts {
 }
 
 const DELETED_AT: &str = "deleted_at";
-/// Live: exists and not soft-deleted.
-const LIVE: &str = "attribute_exists(#pk) AND attribute_not_exists(deleted_at)";
-
-/// What a failed conditional write found: nothing live, or a live item
-/// whose state refused the change.
-fn live_item(old: Option<Item>) -> Option<Item> {
-    old.filter(|item| !item.is_empty() && !item.contains_key(DELETED_AT))
-}
 
 fn to_item(product: &Product) -> Item {
     let mut item = keys::product::listed_key(&product.sku, &product.category);
@@ -382,46 +374,18 @@ impl ProductStore for DynamoProducts {
             )
             .send()
             .await;
-        match result {
-            Ok(out) => from_item(&out.attributes.unwrap_or_default()),
-            Err(err) => match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    match live_item(failed.item.clone()) {
-                        Some(_) => Err(StoreError::ConditionFailed),
-                        None => Err(StoreError::NotFound),
-                    }
-                }
-                _ => Err(err.into()),
-            },
-        }
+        from_item(&super::updated_live_item(result)?)
     }
 
     async fn delete(&self, sku: &Sku, now: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::product::key(sku)))
-            .update_expression(format!(
-                "SET deleted_at = :now, updated_at = :now REMOVE {}",
-                keys::product::LISTING_ATTRIBUTES.join(", ")
-            ))
-            .condition_expression(LIVE)
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":now", s(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::NotFound)
-            }
-            Err(err) => Err(err.into()),
-        }
+        super::soft_delete(
+            &self.client,
+            &self.table,
+            keys::product::key(sku),
+            &keys::product::LISTING_ATTRIBUTES,
+            now,
+        )
+        .await
     }
 
     async fn adjust_stock(&self, sku: &Sku, delta: StockDelta) -> Result<StockChange, StoreError> {
@@ -453,7 +417,7 @@ impl ProductStore for DynamoProducts {
             }),
             Err(err) => match err.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    match live_item(failed.item.clone()) {
+                    match failed.item.clone().filter(super::is_live) {
                         Some(item) => Ok(StockChange::Refused {
                             stock: get_n(&item, "stock")?,
                         }),

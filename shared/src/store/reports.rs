@@ -61,7 +61,7 @@ pub struct SkuSales {
 
 /// What a report found: orders that were paid (or since shipped) among
 /// those placed in its window, their revenue, and per-SKU units and revenue
-/// in SKU order.
+/// in SKU order. Revenue is what customers paid: net of discounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportSummary {
     pub orders: u64,
@@ -82,7 +82,11 @@ impl ReportSummary {
                     .entry(line.sku.clone())
                     .or_insert((0, Total::zero(Currency::Usd)));
                 entry.0 = entry.0.checked_add(u64::from(line.quantity.get()))?;
-                entry.1 = entry.1.checked_add(line.line_total)?;
+                // Net of the line's share of any discount, so the SKUs'
+                // revenue adds up to the orders'.
+                entry.1 = entry
+                    .1
+                    .checked_add(line.line_total.checked_sub(line.discount)?)?;
             }
         }
         Some(Self {

@@ -109,6 +109,22 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
+/// `POST /v1/checkout` as API Gateway hands it over: the caller's token,
+/// an Idempotency-Key and a London address.
+pub fn checkout_request(token: &str, key: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/v1/checkout")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(lambda_http::Body::Text(
+            r#"{"shipping_address":{"name":"Ada","line1":"1 Way","city":"London","postal_code":"N1","country":"GB"}}"#
+                .into(),
+        ))
+        .unwrap_or_else(|err| panic!("a valid request: {err}"))
+}
+
 /// A valid new product for tests, in `category` with `stock` units.
 pub fn new_product(sku: &str, category: &str, stock: u64) -> quiet_core::store::NewProduct {
     serde_json::from_value(serde_json::json!({
@@ -310,6 +326,7 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         quantity,
         name: "Test product".into(),
         unit_price,
+        category: None,
     })
     .expect("room");
     carts.save(&user, &cart).await.expect("cart saved");
@@ -326,11 +343,19 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
                 amount: 1234 * u64::from(quantity.get()),
                 currency: Currency::Usd,
             },
+            discount: Total::zero(Currency::Usd),
         }],
+        subtotal: Total {
+            amount: 1234 * u64::from(quantity.get()),
+            currency: Currency::Usd,
+        },
+        discount: Total::zero(Currency::Usd),
         total: Total {
             amount: 1234 * u64::from(quantity.get()),
             currency: Currency::Usd,
         },
+        promotion_code: None,
+        promotion_once: false,
         shipping_address: serde_json::from_value(serde_json::json!({
             "name": "Ada", "line1": "1 Way", "city": "London", "postal_code": "N1", "country": "GB"
         }))
@@ -349,7 +374,7 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         panic!("a fresh key is claimed");
     };
     let placed = checkout
-        .commit(&user, "key", &lease, &order, version, "{}")
+        .commit(&user, "key", &lease, &order, version, None, "{}")
         .await
         .expect("commit");
     assert_eq!(placed, Commit::Placed, "order placed");
