@@ -72,7 +72,9 @@ def test_paying_shows_exactly_one_confirmation_even_with_a_duplicate_message(sta
     elapsed = time.monotonic() - paid_at
     (confirmation,) = confirmations
     assert confirmation["order_id"] == order["order_id"]
-    assert "USD 39.98" in confirmation["body"]
+    # 2 x 19.99 and 20% tax to GB (the seeded demo rate): what was paid.
+    assert order["total"]["amount"] == 4798
+    assert "USD 47.98" in confirmation["body"]
 
     # Inject two more copies of the order.paid message, as SQS may deliver
     # it: the same event id (its first 12 hex digits are its millisecond).
@@ -156,7 +158,7 @@ def test_a_report_totals_what_the_orders_made(stack, admin_token):
     for order in counted:
         for item in order["items"]:
             expected_units[item["sku"]] += item["quantity"]
-            expected_revenue[item["sku"]] += item["line_total"]["amount"]
+            expected_revenue[item["sku"]] += item["line_total"]["amount"] - item["discount"]["amount"]
 
     response = stack.post("/v1/admin/reports", {"from": iso(start), "to": iso(end)},
                           token=admin_token)
@@ -173,8 +175,13 @@ def test_a_report_totals_what_the_orders_made(stack, admin_token):
     assert report and report["status"] == "succeeded", report
     result = report["result"]
     assert result["orders"] == len(counted)
+    # Net sales: after discounts, before tax (prices exclude tax here).
     assert result["revenue"] == {
-        "amount": sum(o["total"]["amount"] for o in counted), "currency": "USD"}
+        "amount": sum(o["subtotal"]["amount"] - o["discount"]["amount"] for o in counted),
+        "currency": "USD"}
+    assert result["tax"] == {"amount": sum(o["tax"]["amount"] for o in counted), "currency": "USD"}
+    assert result["revenue"]["amount"] + result["tax"]["amount"] == sum(
+        o["total"]["amount"] for o in counted)
     assert result["skus"] == [
         {"sku": sku, "units": expected_units[sku],
          "revenue": {"amount": expected_revenue[sku], "currency": "USD"}}

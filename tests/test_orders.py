@@ -68,11 +68,13 @@ def test_cart_lines_are_priced_from_the_catalog(stack, customer, admin_token):
         "unit_price": {"amount": 250, "currency": "USD"},
         "line_total": {"amount": 500, "currency": "USD"},
         "discount": {"amount": 0, "currency": "USD"},
+        "tax": {"amount": 0, "currency": "USD"},
     }]
     assert cart["subtotal"] == {"amount": 500, "currency": "USD"}
     assert cart["discount"] == {"amount": 0, "currency": "USD"}
     assert cart["total"] == cart["subtotal"]
     assert "promotion" not in cart
+    assert cart["tax"] == {"amount": 0, "currency": "USD"}  # no destination asked for
     assert stack.get("/v1/cart", headers=auth(token)).json() == cart
     assert put_line(stack.base, token, sku, 3).json()["subtotal"]["amount"] == 750
     emptied = requests.delete(f"{stack.base}/v1/cart/items/{sku}", headers=auth(token), timeout=30)
@@ -320,7 +322,10 @@ def order_status(stack, token: str, order_id: str) -> str:
 
 def test_a_signed_payment_pays_the_order_exactly_once(stack, admin_token):
     token, order = placed_order(stack, admin_token)
-    assert order["total"] == {"amount": 2500, "currency": "USD"}
+    # 2 x 12.50 to GB: 20% tax on top (the seeded demo rate).
+    assert order["subtotal"] == {"amount": 2500, "currency": "USD"}
+    assert order["tax"] == {"amount": 500, "currency": "USD"}
+    assert order["total"] == {"amount": 3000, "currency": "USD"}
     event = payment(order)
 
     assert webhook(stack, event, secret=b"not-the-secret").status_code == 401

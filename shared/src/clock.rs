@@ -17,6 +17,11 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
+/// Seconds since the Unix epoch, signed (promotion windows).
+pub fn now_secs() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
 /// Milliseconds since the Unix epoch, from one clock read (order sort keys).
 pub fn now_ms() -> u64 {
     u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)

@@ -4,7 +4,10 @@ use crate::{
     auth::{keys, TokenVerifier},
     domain::CursorKey,
     events::Topic,
-    store::{DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts, DynamoPromotions, Relay},
+    store::{
+        DynamoCarts, DynamoCheckout, DynamoOrders, DynamoPricing, DynamoProducts, DynamoPromotions,
+        DynamoTaxes, Relay,
+    },
     Config,
 };
 
@@ -44,16 +47,71 @@ impl Shopper<DynamoCarts, DynamoProducts> {
     }
 }
 
-/// What checkout needs.
-pub struct Checkout<K, C, P, R = DynamoPromotions> {
-    pub checkout: K,
+/// What reading the cart needs: its products and, for a tax estimate, a
+/// destination's rates come from one read.
+pub struct CartReader<C, L> {
     pub carts: C,
-    pub products: P,
-    pub promotions: R,
+    pub pricing: L,
+    pub verifier: TokenVerifier,
+    pub prices_include_tax: bool,
+}
+
+impl CartReader<DynamoCarts, DynamoPricing> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
+        Ok(Self {
+            carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
+            pricing: DynamoPricing::new(dynamodb, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+            prices_include_tax: prices_include_tax()?,
+        })
+    }
+}
+
+/// What the admin tax function needs.
+pub struct TaxAdmin<T> {
+    pub taxes: T,
     pub verifier: TokenVerifier,
 }
 
-impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts, DynamoPromotions> {
+impl TaxAdmin<DynamoTaxes> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        Ok(Self {
+            taxes: DynamoTaxes::new(config.dynamodb(), &config.table_name),
+            verifier: keys::verifier_from_env()?,
+        })
+    }
+}
+
+/// Whether catalog prices include tax (`PRICES_INCLUDE_TAX=true`): a
+/// setting of the shop, the same for every function that prices.
+pub fn prices_include_tax() -> Result<bool, crate::config::ConfigError> {
+    match crate::config::env("PRICES_INCLUDE_TAX")
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(crate::config::ConfigError::Invalid {
+            name: "PRICES_INCLUDE_TAX",
+            reason: "must be true or false".into(),
+        }),
+    }
+}
+
+/// What checkout needs.
+pub struct Checkout<K, C, L> {
+    pub checkout: K,
+    pub carts: C,
+    /// Products, promotion and tax rates, in one read.
+    pub pricing: L,
+    pub verifier: TokenVerifier,
+    pub prices_include_tax: bool,
+}
+
+impl Checkout<DynamoCheckout, DynamoCarts, DynamoPricing> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let dynamodb = config.dynamodb();
@@ -61,9 +119,9 @@ impl Checkout<DynamoCheckout, DynamoCarts, DynamoProducts, DynamoPromotions> {
         Ok(Self {
             checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name).with_relay(relay),
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
-            products: DynamoProducts::new(dynamodb.clone(), &config.table_name),
-            promotions: DynamoPromotions::new(dynamodb, &config.table_name),
+            pricing: DynamoPricing::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
+            prices_include_tax: prices_include_tax()?,
         })
     }
 }

@@ -23,6 +23,7 @@
 //! | report job    | `REPORT#<job id>`  | `REPORT`  |                               |                                       |
 //! | promotion     | `PROMO#<code>`     | `PROMO`   | `PROMOTIONS` / `<code>` (removed on delete) |                         |
 //! | redemption    | `PROMO#<code>`     | `REDEEMED#<user>` |                       |                                       |
+//! | tax rates     | `TAX#<country>`    | `RATES`   |                               |                                       |
 //!
 //! An outbox event stays until its consumer has applied it; its index entry
 //! is when the relay should next (re)send it, so the sweeper reads only what
@@ -343,6 +344,16 @@ pub mod promotion {
     /// That `user` has redeemed a once-per-customer `code`.
     pub fn redemption(code: &PromoCode, user: &UserId) -> Item {
         single(pk(code), &format!("REDEEMED#{}", user.as_str()))
+    }
+}
+
+pub mod tax {
+    use super::*;
+    use crate::domain::order::Country;
+
+    /// A destination country's tax rates (one item: its rate and regions').
+    pub fn rates(country: &Country) -> Item {
+        single(format!("TAX#{}", country.as_str()), "RATES")
     }
 }
 

@@ -30,6 +30,7 @@ use crate::{
         money::{Amount, MAX_AMOUNT},
         order::Country,
         product::MAX_STOCK,
+        tax::Bps,
         text::Text,
         Category, Currency, OrderId, PageLimit, Quantity, Sku,
     },
@@ -106,6 +107,11 @@ leaf_schema!(
         .description(Some("ISO 4217 code; only USD is sold today"))
 );
 leaf_schema!(Quantity, "Quantity", integer(1, i64::from(Quantity::MAX)));
+leaf_schema!(
+    Bps,
+    "Bps",
+    integer(0, i64::from(Bps::MAX)).description(Some("A rate in basis points: 2000 is 20%"))
+);
 leaf_schema!(OrderId, "OrderId", random_id("ord_", "Order id"));
 leaf_schema!(UserId, "UserId", random_id("usr_", "User id"));
 leaf_schema!(JobId, "JobId", random_id("rpt_", "Report job id"));

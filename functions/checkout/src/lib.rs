@@ -1,9 +1,11 @@
 //! POST /v1/checkout (Idempotency-Key) {shipping_address}: turns the cart
 //! into a `pending_payment` order at today's catalog prices, reserving
-//! stock and redeeming the cart's discount code in the same transaction.
-//! At most 4 DynamoDB calls without a code: claim the key, read the cart,
-//! read its products, commit; 5 with one (the live promotion is read too;
-//! see `quiet_core::store::checkout`).
+//! stock and redeeming the cart's discount code in the same transaction,
+//! with tax for the destination. 4 DynamoDB calls, with a code or without:
+//! claim the key, read the cart, read its products with the live promotion
+//! and the destination's tax rates (one BatchGetItem), commit (see
+//! `quiet_core::store::checkout`). A destination without tax rates is one
+//! the shop does not ship to: 422.
 //!
 //! Same key and body again → the stored 201 with `Idempotent-Replayed:
 //! true`; another body → 422; while the first runs → 409. Failures that
@@ -19,15 +21,14 @@ use quiet_core::{
     clock,
     deps::Checkout,
     domain::{
-        order::Totals, promotion::Refusal, Category, Line, OrderId, OrderStatus, ShippingAddress,
-        Total,
+        order::Totals,
+        promotion::Refusal,
+        tax::{self, AppliedTax},
+        Category, Line, OrderId, OrderStatus, ShippingAddress, Total,
     },
     http::json_body,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{
-        CartStore, CheckoutStore, Claim, Commit, Order, ProductStore, Promotion, PromotionStore,
-        StoreError,
-    },
+    store::{CartStore, CheckoutStore, Claim, Commit, Order, PricingStore, Promotion, StoreError},
     ApiError,
 };
 use serde::{Deserialize, Serialize};
@@ -92,11 +93,11 @@ fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<
         (status = 201, description = "A pending_payment order; a replay carries Idempotent-Replayed: true", body = quiet_core::store::Order, headers(("location" = String), ("idempotent-replayed" = Option<String>))),
         (status = 400, description = "Idempotency-Key missing or too long, or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 409, description = "Not enough stock (skus lists them), the cart's code cannot be redeemed (promotion_code names it: used up, expired, already used by you, or no longer matching the cart), or this key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 422, description = "Empty cart, invalid address, or the key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 422, description = "Empty cart, invalid address, a country the shop does not ship to (no tax rates: shipping_address.country), or the key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStore>(
-    deps: &Checkout<K, C, P, R>,
+pub async fn handler<K: CheckoutStore, C: CartStore, L: PricingStore>(
+    deps: &Checkout<K, C, L>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;
@@ -143,8 +144,8 @@ pub async fn handler<K: CheckoutStore, C: CartStore, P: ProductStore, R: Promoti
     result
 }
 
-async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStore>(
-    deps: &Checkout<K, C, P, R>,
+async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
+    deps: &Checkout<K, C, L>,
     user: &AuthUser,
     key_hash: &str,
     lease: &str,
@@ -154,7 +155,18 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStor
     if cart.lines.is_empty() {
         return Err(ApiError::validation("cart", "the cart is empty"));
     }
-    let catalog = deps.products.get_many(&cart.skus()).await?;
+    // Products, the live promotion (never the cart's copy) and the
+    // destination's tax rates: one read.
+    let code = cart.promotion.as_ref().map(|rules| &rules.code);
+    let inputs = deps
+        .pricing
+        .load(&cart.skus(), code, Some(&shipping_address.country))
+        .await?;
+    let rates = inputs
+        .rates
+        .as_ref()
+        .ok_or_else(|| ApiError::validation("shipping_address.country", "we do not ship there"))?;
+    let catalog = &inputs.products;
 
     // Two lines of one SKU cannot exist (the cart is keyed by SKU), so each
     // line is one conditional decrement.
@@ -180,6 +192,7 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStor
             unit_price: product.price,
             line_total,
             discount: Total::zero(line_total.currency),
+            tax: Total::zero(line_total.currency),
         });
         categories.push(Some(&product.category));
     }
@@ -187,22 +200,20 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStor
         return Err(ApiError::InsufficientStock(short));
     }
 
-    // The code is priced from the live promotion, never the cart's copy.
     let promotion = match &cart.promotion {
         Some(applied) => {
             let unavailable = |reason: Refusal| ApiError::PromotionUnavailable {
                 code: applied.code.to_string(),
                 reason: reason.to_string(),
             };
-            let promotion = deps
-                .promotions
-                .get(&applied.code)
-                .await?
+            let promotion = inputs
+                .promotion
+                .as_ref()
                 .ok_or_else(|| unavailable(Refusal::Unknown))?;
             if promotion.exhausted() {
                 return Err(unavailable(Refusal::Exhausted));
             }
-            let now = i64::try_from(clock::now()).unwrap_or(i64::MAX);
+            let now = clock::now_secs();
             promotion
                 .rules
                 .apply(&mut items, &categories, now)
@@ -211,8 +222,17 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStor
         }
         None => None,
     };
-    let totals =
-        Totals::of(&items).ok_or_else(|| StoreError::Corrupt("order total overflowed".into()))?;
+    // Tax after the discount, per line, at the rate of the destination
+    // (its region's where it has one); the order keeps the rate it used.
+    let tax = AppliedTax {
+        country: shipping_address.country.clone(),
+        region: shipping_address.region.clone(),
+        rate_bps: rates.rate_for(shipping_address.region.as_ref()),
+        prices_include_tax: deps.prices_include_tax,
+    };
+    let overflow = || StoreError::Corrupt("order total overflowed".into());
+    tax::apply(&mut items, tax.rate_bps, tax.prices_include_tax).ok_or_else(overflow)?;
+    let totals = Totals::of(&items, tax.prices_include_tax).ok_or_else(overflow)?;
 
     let created_at = clock::now_rfc3339();
     let order = Order {
@@ -221,7 +241,9 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStor
         items,
         subtotal: totals.subtotal,
         discount: totals.discount,
+        tax: totals.tax,
         total: totals.total,
+        tax_rate: Some(tax),
         promotion_code: promotion.as_ref().map(|p| p.code().clone()),
         promotion_once: promotion
             .as_ref()
@@ -241,7 +263,7 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStor
             lease,
             &order,
             cart.version,
-            promotion.as_ref(),
+            promotion,
             &body,
         )
         .await?
@@ -256,8 +278,8 @@ async fn place<K: CheckoutStore, C: CartStore, P: ProductStore, R: PromotionStor
         Commit::LeaseLost => Err(ApiError::Conflict(
             "a checkout with this Idempotency-Key is still in progress".into(),
         )),
-        Commit::PromotionExhausted => Err(refused(promotion.as_ref(), Refusal::RanOut)),
-        Commit::PromotionAlreadyUsed => Err(refused(promotion.as_ref(), Refusal::AlreadyUsed)),
+        Commit::PromotionExhausted => Err(refused(promotion, Refusal::RanOut)),
+        Commit::PromotionAlreadyUsed => Err(refused(promotion, Refusal::AlreadyUsed)),
     }
 }
 

@@ -9,7 +9,7 @@ use quiet_core::{
     deps::Checkout,
     domain::{promotion::Rules, Quantity},
     store::{
-        Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoProducts, DynamoPromotions,
+        Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoPricing, DynamoPromotions,
         ProductStore, PromotionStore,
     },
 };
@@ -19,6 +19,7 @@ async fn a_second_redemption_by_one_customer_is_refused_by_the_transaction() {
     let (signer, verifier) = testkit::token_keys();
     let user = UserId::generate();
     let token = signer.sign(&user, Role::Customer, clock::now());
+    testkit::ships_to("GB", 0).await;
     let products = testkit::products();
     let (_, skus) = testkit::seed_category(&products, 1).await;
     let sku = skus[0].clone().try_into().expect("sku");
@@ -52,9 +53,9 @@ async fn a_second_redemption_by_one_customer_is_refused_by_the_transaction() {
     let deps = Checkout {
         checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()),
         carts: DynamoCarts::new(testkit::dynamodb(), testkit::table()),
-        products: DynamoProducts::new(testkit::dynamodb(), testkit::table()),
-        promotions: DynamoPromotions::new(testkit::dynamodb(), testkit::table()),
+        pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),
         verifier,
+        prices_include_tax: false,
     };
 
     fill().await;

@@ -21,8 +21,8 @@ use quiet_core::{
     domain::{OrderId, OrderStatus, Quantity, Sku},
     payments::PaymentEvent,
     store::{
-        CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoOrders, DynamoProducts,
-        DynamoPromotions, Order, OrderStore, PaymentOutcome, ProductStore, StoreError,
+        CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoOrders, DynamoPricing,
+        DynamoProducts, Order, OrderStore, PaymentOutcome, ProductStore, StoreError,
     },
 };
 
@@ -75,7 +75,8 @@ struct World {
     sku: Sku,
     initial: u64,
     users: Vec<(UserId, String)>,
-    deps: Checkout<DynamoCheckout, DynamoCarts, DynamoProducts>,
+    deps: Checkout<DynamoCheckout, DynamoCarts, DynamoPricing>,
+    products: DynamoProducts,
     orders: DynamoOrders,
     /// Every order placed, as it was when placed, and who owns it.
     placed: Vec<(Order, usize)>,
@@ -87,6 +88,7 @@ struct World {
 impl World {
     async fn new(initial: u64) -> Self {
         let (signer, verifier) = testkit::token_keys();
+        testkit::ships_to("GB", 0).await;
         let products = testkit::products();
         let sku = testkit::unique("PROP").to_uppercase();
         products
@@ -110,10 +112,11 @@ impl World {
             deps: Checkout {
                 checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()),
                 carts: DynamoCarts::new(testkit::dynamodb(), testkit::table()),
-                products,
-                promotions: DynamoPromotions::new(testkit::dynamodb(), testkit::table()),
+                pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),
                 verifier,
+                prices_include_tax: false,
             },
+            products,
             orders: DynamoOrders::new(testkit::dynamodb(), testkit::table()),
             placed: Vec::new(),
             seen: HashMap::new(),
@@ -130,7 +133,6 @@ impl World {
         match *step {
             Step::Cart { user, quantity } => {
                 let product = self
-                    .deps
                     .products
                     .get(&self.sku)
                     .await
@@ -280,7 +282,6 @@ impl World {
     /// Conservation of units and legal transitions, from what is stored.
     async fn check(&mut self) -> Result<(), TestCaseError> {
         let shelf: u64 = self
-            .deps
             .products
             .get(&self.sku)
             .await

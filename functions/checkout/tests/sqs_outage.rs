@@ -13,7 +13,7 @@ use quiet_core::{
     events::{Change, Event},
     store::{
         Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoNotifications, DynamoOrders,
-        DynamoOutbox, DynamoProducts, DynamoPromotions, OutboxStore, ProductStore,
+        DynamoOutbox, DynamoPricing, OutboxStore, ProductStore,
     },
     worker::Delivery,
 };
@@ -56,12 +56,13 @@ async fn checkout_succeeds_while_sqs_is_down_and_the_sweeper_delivers_later() {
     // SQS is unreachable: nothing listens on port 9 of this machine.
     let (queue, _) = testkit::queue_with_dlq(30).await;
     let down = testkit::relay("http://127.0.0.1:9", &queue).await;
+    testkit::ships_to("GB", 0).await;
     let deps = Checkout {
         checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()).with_relay(down),
         carts,
-        products: DynamoProducts::new(testkit::dynamodb(), testkit::table()),
-        promotions: DynamoPromotions::new(testkit::dynamodb(), testkit::table()),
+        pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),
         verifier,
+        prices_include_tax: false,
     };
     let started = Instant::now();
     let response = checkout::handler(&deps, checkout_request(&token))

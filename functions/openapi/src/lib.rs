@@ -54,6 +54,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         get_promotion::handler,
         update_promotion::handler,
         delete_promotion::handler,
+        put_tax_rate::handler,
         payment_webhook::handler,
         list_notifications::handler,
         create_report::handler,
@@ -76,7 +77,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         (name = "orders", description = "Checkout and the customer's own orders"),
         (name = "payments", description = "The payment provider's signed webhook"),
         (name = "notifications", description = "Messages the system sent the customer"),
-        (name = "admin", description = "Shop staff: catalog edits, promotions, shipping, reports"),
+        (name = "admin", description = "Shop staff: catalog edits, promotions, tax rates, shipping, reports"),
         (name = "ops", description = "Health and this document"),
     )
 )]

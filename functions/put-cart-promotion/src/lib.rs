@@ -59,7 +59,7 @@ pub async fn handler<C: CartStore, P: ProductStore, R: PromotionStore>(
         .get(&body.code)
         .await?
         .ok_or_else(|| refused(Refusal::Unknown))?;
-    let now = i64::try_from(clock::now()).unwrap_or(i64::MAX);
+    let now = clock::now_secs();
     promotion.rules.active_at(now).map_err(refused)?;
     if promotion.exhausted() {
         return Err(refused(Refusal::Exhausted));
@@ -83,7 +83,7 @@ pub async fn handler<C: CartStore, P: ProductStore, R: PromotionStore>(
         let current = deps.products.get_many(&cart.skus()).await?;
         let mut cart = cart.repriced(&current);
         cart.promotion = Some(promotion.rules.clone());
-        let view = cart.view_at(now)?;
+        let view = cart.view_at(now, None)?;
         if let Some(outcome) = view.promotion.as_ref().filter(|p| !p.applies) {
             let reason = outcome.message.clone().unwrap_or_default();
             return Err(ApiError::validation("code", reason));

@@ -169,6 +169,11 @@ pub struct ShippingAddress {
     #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub postal_code: AddressField,
     pub country: Country,
+    /// The state or province (the ISO 3166-2 code after the dash, like
+    /// `CA` for US-CA) where the shop taxes by region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = r"^\s*[A-Z0-9]{1,3}\s*$")]
+    pub region: Option<super::tax::Region>,
 }
 
 fn address_field(raw: &str) -> Result<AddressField, String> {
@@ -190,7 +195,7 @@ fn trimmed_opt<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Address
 
 /// ISO 3166-1 alpha-2 country code (two capital letters; the format, not
 /// the registry, so a newly assigned code needs no release).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Country(String);
 
@@ -231,34 +236,48 @@ pub struct Line {
     /// Orders placed before promotions existed have none stored: zero.
     #[serde(default = "Total::zero_usd")]
     pub discount: Total,
+    /// The tax on this line after its discount (zero until a destination
+    /// is known, and in orders placed before tax existed).
+    #[serde(default = "Total::zero_usd")]
+    pub tax: Total,
 }
 
-/// The sums of priced lines: `total = subtotal - discount`.
+/// The sums of priced lines: `total = subtotal - discount + tax` when
+/// prices exclude tax, `subtotal - discount` when they include it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {
     pub subtotal: Total,
     pub discount: Total,
+    pub tax: Total,
     pub total: Total,
 }
 
 impl Totals {
     /// `None` on overflow, mixed currencies, or a line discounted below
     /// zero (none of which valid input can produce).
-    pub fn of(lines: &[Line]) -> Option<Self> {
+    pub fn of(lines: &[Line], prices_include_tax: bool) -> Option<Self> {
         let currency = lines
             .first()
             .map_or(Currency::Usd, |line| line.line_total.currency);
         let mut subtotal = Total::zero(currency);
         let mut discount = Total::zero(currency);
+        let mut tax = Total::zero(currency);
         for line in lines {
             line.line_total.checked_sub(line.discount)?;
             subtotal = subtotal.checked_add(line.line_total)?;
             discount = discount.checked_add(line.discount)?;
+            tax = tax.checked_add(line.tax)?;
         }
+        let net = subtotal.checked_sub(discount)?;
         Some(Self {
             subtotal,
             discount,
-            total: subtotal.checked_sub(discount)?,
+            tax,
+            total: if prices_include_tax {
+                net
+            } else {
+                net.checked_add(tax)?
+            },
         })
     }
 }

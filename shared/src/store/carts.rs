@@ -16,6 +16,7 @@ use crate::auth::UserId;
 use crate::domain::{
     order::{Totals, MAX_CART_LINES},
     promotion::{PromoCode, Rules},
+    tax::{self, AppliedTax},
     Category, Line, Money, Product, Quantity, Sku, Total,
 };
 use crate::keys::{self, Item};
@@ -47,15 +48,21 @@ pub struct Cart {
 #[error("a cart holds at most {MAX_CART_LINES} lines")]
 pub struct CartFull;
 
-/// A cart as the API shows it: `total = subtotal - discount`.
+/// A cart as the API shows it: `total = subtotal - discount + tax`
+/// (without `+ tax` where prices include it). Tax is an estimate for the
+/// destination asked for (`GET /v1/cart?country=`), zero without one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CartView {
     pub items: Vec<Line>,
     pub subtotal: Total,
     pub discount: Total,
+    pub tax: Total,
     pub total: Total,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion: Option<CartPromotion>,
+    /// The rate the tax was estimated with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_rate: Option<AppliedTax>,
 }
 
 /// The code on the cart and whether it applies to the cart as it is now.
@@ -114,20 +121,20 @@ impl Cart {
         }
     }
 
-    /// Priced lines, the code's discount and the totals, now.
+    /// Priced lines, the code's discount and the totals, now, without tax.
     pub fn view(&self) -> Result<CartView, StoreError> {
-        self.view_at(i64::try_from(crate::clock::now()).unwrap_or(i64::MAX))
+        self.view_at(crate::clock::now_secs(), None)
     }
 
-    /// The view at `now` (epoch seconds). Sums are checked; the caps
-    /// (price, quantity, lines) make overflow impossible, so it would be
-    /// corruption.
-    pub fn view_at(&self, now: i64) -> Result<CartView, StoreError> {
-        self.checked_view(now)
+    /// The view at `now` (epoch seconds), with tax at `tax` when a
+    /// destination is known. Sums are checked; the caps (price, quantity,
+    /// lines) make overflow impossible, so it would be corruption.
+    pub fn view_at(&self, now: i64, tax: Option<AppliedTax>) -> Result<CartView, StoreError> {
+        self.checked_view(now, tax)
             .ok_or_else(|| StoreError::Corrupt("cart total overflowed".into()))
     }
 
-    fn checked_view(&self, now: i64) -> Option<CartView> {
+    fn checked_view(&self, now: i64, tax_rate: Option<AppliedTax>) -> Option<CartView> {
         let mut items = Vec::with_capacity(self.lines.len());
         for line in &self.lines {
             let line_total = line.unit_price.times(line.quantity.get())?;
@@ -138,6 +145,7 @@ impl Cart {
                 unit_price: line.unit_price,
                 line_total,
                 discount: Total::zero(line_total.currency),
+                tax: Total::zero(line_total.currency),
             });
         }
         let promotion = self.promotion.as_ref().map(|rules| {
@@ -150,13 +158,19 @@ impl Cart {
                 message: outcome.err().map(|refusal| refusal.to_string()),
             }
         });
-        let totals = Totals::of(&items)?;
+        if let Some(applied) = &tax_rate {
+            tax::apply(&mut items, applied.rate_bps, applied.prices_include_tax)?;
+        }
+        let inclusive = tax_rate.as_ref().is_some_and(|t| t.prices_include_tax);
+        let totals = Totals::of(&items, inclusive)?;
         Some(CartView {
             items,
             subtotal: totals.subtotal,
             discount: totals.discount,
+            tax: totals.tax,
             total: totals.total,
             promotion,
+            tax_rate,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod products;
 pub mod promotions;
 pub mod reports;
 pub mod sessions;
+pub mod taxes;
 pub mod users;
 
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
@@ -27,6 +28,7 @@ pub use products::{
 pub use promotions::{DynamoPromotions, Promotion, PromotionPage, PromotionPatch, PromotionStore};
 pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummary, SkuSales};
 pub use sessions::{DynamoSessions, Rotation, Session, SessionStore, TokenHash};
+pub use taxes::{DynamoPricing, DynamoTaxes, PricingInputs, PricingStore, TaxRates, TaxStore};
 pub use users::{DynamoUsers, User, UserStore};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

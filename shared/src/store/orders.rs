@@ -13,7 +13,8 @@ use super::outbox::{self, Relay};
 use super::StoreError;
 use crate::auth::UserId;
 use crate::domain::{
-    promotion::PromoCode, Line, OrderId, OrderStatus, PageLimit, ShippingAddress, Total,
+    promotion::PromoCode, tax::AppliedTax, Line, OrderId, OrderStatus, PageLimit, ShippingAddress,
+    Total,
 };
 use crate::events::{Change, Event, OrderRef};
 use crate::keys::{self, Item};
@@ -29,8 +30,15 @@ pub struct Order {
     /// The lines at catalog price, before the discount.
     pub subtotal: Total,
     pub discount: Total,
-    /// What the customer pays: `subtotal - discount`.
+    /// The sum of the lines' tax.
+    pub tax: Total,
+    /// What the customer pays: `subtotal - discount + tax` (without
+    /// `+ tax` where prices include it).
     pub total: Total,
+    /// The rate the order was taxed at, kept so a later rate change never
+    /// rewrites it. Absent on orders placed before tax existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_rate: Option<AppliedTax>,
     /// The discount code redeemed by this order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<PromoCode>,
@@ -63,6 +71,7 @@ pub(crate) fn encode_order(order: &Order) -> Result<Item, StoreError> {
         ("items".into(), s(to_json(&order.items)?)),
         ("subtotal_amount".into(), n(order.subtotal.amount)),
         ("discount_amount".into(), n(order.discount.amount)),
+        ("tax_amount".into(), n(order.tax.amount)),
         ("total_amount".into(), n(order.total.amount)),
         ("currency".into(), s(order.total.currency.code())),
         (
@@ -73,6 +82,9 @@ pub(crate) fn encode_order(order: &Order) -> Result<Item, StoreError> {
         ("updated_at".into(), s(&order.updated_at)),
         ("created_ms".into(), n(order.created_ms)),
     ]);
+    if let Some(tax) = &order.tax_rate {
+        item.insert("tax_rate".into(), s(to_json(tax)?));
+    }
     if let Some(code) = &order.promotion_code {
         item.insert("promotion_code".into(), s(code.as_str()));
         item.insert(
@@ -118,7 +130,12 @@ pub(crate) fn decode_order(item: &Item) -> Result<Order, StoreError> {
         items: from_json(item, "items")?,
         subtotal: amount_or("subtotal_amount", total.amount)?,
         discount: amount_or("discount_amount", 0)?,
+        tax: amount_or("tax_amount", 0)?,
         total,
+        tax_rate: match item.get("tax_rate") {
+            Some(_) => Some(from_json(item, "tax_rate")?),
+            None => None,
+        },
         promotion_code,
         promotion_once: matches!(
             item.get("promotion_once"),

@@ -279,6 +279,15 @@ fn from_item(item: &Item) -> Result<Promotion, StoreError> {
     })
 }
 
+/// A stored promotion item as a live promotion; `None` when deleted.
+pub(crate) fn decode_promotion(item: &Item) -> Result<Option<Promotion>, StoreError> {
+    if super::is_live(item) {
+        from_item(item).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 impl PromotionStore for DynamoPromotions {
     async fn create(&self, new: &Rules, now: &str) -> Result<Promotion, StoreError> {
         let promotion = Promotion {
@@ -305,10 +314,10 @@ impl PromotionStore for DynamoPromotions {
             .send()
             .await?;
         out.item
-            .filter(super::is_live)
             .as_ref()
-            .map(from_item)
+            .map(decode_promotion)
             .transpose()
+            .map(Option::flatten)
     }
 
     async fn list(

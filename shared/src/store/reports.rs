@@ -61,11 +61,15 @@ pub struct SkuSales {
 
 /// What a report found: orders that were paid (or since shipped) among
 /// those placed in its window, their revenue, and per-SKU units and revenue
-/// in SKU order. Revenue is what customers paid: net of discounts.
+/// in SKU order. Revenue is net sales: after discounts, before tax; the
+/// tax collected on those orders is its own figure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportSummary {
     pub orders: u64,
     pub revenue: Total,
+    /// Reports written before tax existed have none: zero.
+    #[serde(default = "Total::zero_usd")]
+    pub tax: Total,
     pub skus: Vec<SkuSales>,
 }
 
@@ -74,24 +78,33 @@ impl ReportSummary {
     /// currencies (the shop sells in USD only).
     pub fn of(orders: &[Order]) -> Option<Self> {
         let mut revenue = Total::zero(Currency::Usd);
+        let mut tax = Total::zero(Currency::Usd);
         let mut skus: BTreeMap<Sku, (u64, Total)> = BTreeMap::new();
         for order in orders {
-            revenue = revenue.checked_add(order.total)?;
+            let inclusive = order
+                .tax_rate
+                .as_ref()
+                .is_some_and(|t| t.prices_include_tax);
+            tax = tax.checked_add(order.tax)?;
             for line in &order.items {
+                // Net of the line's share of the discount and of the tax
+                // its price included, so the SKUs add up to the revenue.
+                let mut sales = line.line_total.checked_sub(line.discount)?;
+                if inclusive {
+                    sales = sales.checked_sub(line.tax)?;
+                }
+                revenue = revenue.checked_add(sales)?;
                 let entry = skus
                     .entry(line.sku.clone())
                     .or_insert((0, Total::zero(Currency::Usd)));
                 entry.0 = entry.0.checked_add(u64::from(line.quantity.get()))?;
-                // Net of the line's share of any discount, so the SKUs'
-                // revenue adds up to the orders'.
-                entry.1 = entry
-                    .1
-                    .checked_add(line.line_total.checked_sub(line.discount)?)?;
+                entry.1 = entry.1.checked_add(sales)?;
             }
         }
         Some(Self {
             orders: u64::try_from(orders.len()).ok()?,
             revenue,
+            tax,
             skus: skus
                 .into_iter()
                 .map(|(sku, (units, revenue))| SkuSales {

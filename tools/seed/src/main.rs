@@ -1,4 +1,5 @@
-//! Seeds the local stack: the catalog from `catalog.json` and one admin,
+//! Seeds the local stack: the catalog from `catalog.json`, the demo shop's
+//! tax rates from `tax-rates.json` (the countries it ships to) and one admin,
 //! through the same stores the functions use, so key shapes stay in one
 //! place. Safe to run again: what exists is left as it is.
 //!
@@ -6,17 +7,22 @@
 //! `QUIET_ADMIN_EMAIL` / `QUIET_ADMIN_PASSWORD` say otherwise. These are
 //! local-only credentials: nothing deploys this tool.
 
+use std::collections::BTreeMap;
+
 use quiet_core::{
     auth::{password, Email, Password, Role, UserId},
     clock::now_rfc3339,
+    domain::{order::Country, tax::CountryRates},
     store::{
-        users::UserName, DynamoProducts, DynamoUsers, NewProduct, ProductStore, StoreError, User,
-        UserStore,
+        users::UserName, DynamoProducts, DynamoTaxes, DynamoUsers, NewProduct, ProductStore,
+        StoreError, TaxStore, User, UserStore,
     },
     Config,
 };
 
 const CATALOG: &str = include_str!("../catalog.json");
+/// Demo rates (standard VAT/GST, a few US states), not tax advice.
+const TAX_RATES: &str = include_str!("../tax-rates.json");
 
 fn setting(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -39,6 +45,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("seed: {created} products created, {existing} already present");
+
+    // Rates are set, not created: a rerun puts the demo rates back.
+    let taxes = DynamoTaxes::new(dynamodb.clone(), &config.table_name);
+    let rates: BTreeMap<Country, CountryRates> = serde_json::from_str(TAX_RATES)?;
+    for (country, rates) in &rates {
+        taxes.put(country, rates, &now).await?;
+    }
+    println!("seed: tax rates for {} countries", rates.len());
 
     let users = DynamoUsers::new(dynamodb, &config.table_name);
     let email = Email::try_from(setting("QUIET_ADMIN_EMAIL", "admin@quiet.local"))?;

@@ -109,6 +109,21 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
+/// Makes `country` a destination the shop ships to, taxed at `rate_bps`.
+pub async fn ships_to(country: &str, rate_bps: u16) {
+    use quiet_core::store::TaxStore;
+    let rates = serde_json::from_value(serde_json::json!({ "rate_bps": rate_bps }))
+        .unwrap_or_else(|err| panic!("valid rates: {err}"));
+    let country = country
+        .to_string()
+        .try_into()
+        .unwrap_or_else(|err| panic!("a country code: {err}"));
+    quiet_core::store::DynamoTaxes::new(dynamodb(), table())
+        .put(&country, &rates, "2026-01-01T00:00:00Z")
+        .await
+        .unwrap_or_else(|err| panic!("tax rates stored: {err}"));
+}
+
 /// `POST /v1/checkout` as API Gateway hands it over: the caller's token,
 /// an Idempotency-Key and a London address.
 pub fn checkout_request(token: &str, key: &str) -> lambda_http::Request {
@@ -344,12 +359,15 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
                 currency: Currency::Usd,
             },
             discount: Total::zero(Currency::Usd),
+            tax: Total::zero(Currency::Usd),
         }],
         subtotal: Total {
             amount: 1234 * u64::from(quantity.get()),
             currency: Currency::Usd,
         },
         discount: Total::zero(Currency::Usd),
+        tax: Total::zero(Currency::Usd),
+        tax_rate: None,
         total: Total {
             amount: 1234 * u64::from(quantity.get()),
             currency: Currency::Usd,
