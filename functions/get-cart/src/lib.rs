@@ -23,8 +23,8 @@ use quiet_core::{
     tag = "cart",
     operation_id = "get-cart",
     params(
-        ("country" = Option<String>, Query, pattern = r"^\s*[A-Z]{2}\s*$", description = "Estimate tax for this destination (ISO 3166-1 alpha-2)"),
-        ("region" = Option<String>, Query, pattern = r"^\s*[A-Z0-9]{1,3}\s*$", description = "The destination's region, where it has its own rate")
+        ("country" = Option<String>, Query, pattern = r"^(\s*[A-Z]{2}\s*)?$", description = "Estimate tax for this destination (ISO 3166-1 alpha-2)"),
+        ("region" = Option<String>, Query, pattern = r"^(\s*[A-Z0-9]{1,3}\s*)?$", description = "The destination's region, where it has its own rate")
     ),
     security(("bearer" = [])),
     responses(

@@ -105,10 +105,18 @@ pub enum Reward {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "bounded",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     #[schema(value_type = Vec<String>, max_items = 100)]
     pub skus: Vec<Sku>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "bounded",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     #[schema(value_type = Vec<String>, max_items = 100)]
     pub categories: Vec<Category>,
 }
@@ -126,6 +134,50 @@ impl Scope {
             || self.skus.contains(sku)
             || category.is_some_and(|c| self.categories.contains(c))
     }
+}
+
+/// How many times a code may be redeemed in all: 1..=1,000,000,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u32")]
+pub struct RedemptionLimit(u32);
+
+impl RedemptionLimit {
+    pub const MAX: u32 = 1_000_000_000;
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for RedemptionLimit {
+    type Error = String;
+
+    fn try_from(value: u64) -> Result<Self, Self::Error> {
+        match u32::try_from(value) {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+            _ => Err(format!("must be an integer from 1 to {}", Self::MAX)),
+        }
+    }
+}
+
+impl From<RedemptionLimit> for u32 {
+    fn from(value: RedemptionLimit) -> Self {
+        value.0
+    }
+}
+
+/// At most [`Scope::MAX_ENTRIES`] entries, refused while parsing.
+fn bounded<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Vec<T>, D::Error> {
+    let entries = Vec::<T>::deserialize(de)?;
+    if entries.len() > Scope::MAX_ENTRIES {
+        return Err(serde::de::Error::custom(format!(
+            "at most {} entries",
+            Scope::MAX_ENTRIES
+        )));
+    }
+    Ok(entries)
 }
 
 /// An instant, written RFC 3339 and kept as epoch seconds.
@@ -180,8 +232,8 @@ pub struct Rules {
     pub ends_at: Option<Instant>,
     /// Total redemptions allowed, across all customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 1000000000)]
-    pub max_redemptions: Option<u32>,
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000000)]
+    pub max_redemptions: Option<RedemptionLimit>,
     #[serde(default)]
     pub once_per_customer: bool,
     #[serde(default, skip_serializing_if = "Scope::is_everything")]
@@ -220,18 +272,6 @@ impl Rules {
             if end <= start {
                 return Err(("ends_at", "must be after starts_at".into()));
             }
-        }
-        if self.max_redemptions == Some(0) || self.max_redemptions > Some(1_000_000_000) {
-            return Err((
-                "max_redemptions",
-                "must be from 1 to 1000000000 when given".into(),
-            ));
-        }
-        if self.scope.skus.len() > Scope::MAX_ENTRIES {
-            return Err(("scope.skus", "at most 100 SKUs".into()));
-        }
-        if self.scope.categories.len() > Scope::MAX_ENTRIES {
-            return Err(("scope.categories", "at most 100 categories".into()));
         }
         Ok(())
     }
@@ -463,11 +503,20 @@ mod tests {
                              "starts_at": "2026-12-02T00:00:00Z", "ends_at": "2026-12-01T00:00:00Z"}),
         );
         assert!(backwards.check().is_err());
-        assert!(rules(
-            json!({"code": "TEST", "discount": {"kind": "percent", "percent": 10}, "max_redemptions": 0})
-        )
-        .check()
-        .is_err());
+        for limit in [
+            json!(0),
+            json!(1_000_000_001),
+            json!(4_294_967_296u64),
+            json!(-1),
+        ] {
+            let body = json!({"code": "TEST", "discount": {"kind": "percent", "percent": 10},
+                              "max_redemptions": limit});
+            assert!(serde_json::from_value::<Rules>(body).is_err(), "{limit}");
+        }
+        let many: Vec<String> = (0..101).map(|i| format!("SKU-{i:03}")).collect();
+        let body = json!({"code": "TEST", "discount": {"kind": "percent", "percent": 10},
+                          "scope": {"skus": many}});
+        assert!(serde_json::from_value::<Rules>(body).is_err());
         for bad in [
             json!({"code": "TEST", "discount": {"kind": "percent", "percent": 0}}),
             json!({"code": "TEST", "discount": {"kind": "percent", "percent": 101}}),

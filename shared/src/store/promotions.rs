@@ -21,7 +21,7 @@ use super::attr::{get_n, get_s, n, s};
 use super::StoreError;
 use crate::auth::UserId;
 use crate::domain::{
-    promotion::{Instant, PromoCode, Reward, Rules, Scope},
+    promotion::{Instant, PromoCode, RedemptionLimit, Reward, Rules, Scope},
     Money, PageLimit,
 };
 use crate::keys::{self, Item};
@@ -106,7 +106,7 @@ impl Promotion {
     pub fn exhausted(&self) -> bool {
         self.rules
             .max_redemptions
-            .is_some_and(|max| self.redemptions >= max)
+            .is_some_and(|max| self.redemptions >= max.get())
     }
 }
 
@@ -133,7 +133,8 @@ pub struct PromotionPatch {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub ends_at: Option<Option<Instant>>,
     #[serde(default, deserialize_with = "nullable")]
-    pub max_redemptions: Option<Option<u32>>,
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000000)]
+    pub max_redemptions: Option<Option<RedemptionLimit>>,
     pub once_per_customer: Option<bool>,
     pub scope: Option<Scope>,
 }
@@ -261,7 +262,7 @@ fn to_item(promotion: &Promotion) -> Result<Item, StoreError> {
         ("updated_at".into(), s(&promotion.updated_at)),
     ]);
     if let Some(max) = promotion.rules.max_redemptions {
-        item.insert("max_redemptions".into(), n(max));
+        item.insert("max_redemptions".into(), n(max.get()));
     }
     Ok(item)
 }
@@ -377,7 +378,7 @@ impl PromotionStore for DynamoPromotions {
         request = match rules.max_redemptions {
             Some(max) => request
                 .update_expression(format!("{sets}, max_redemptions = :max"))
-                .expression_attribute_values(":max", n(max)),
+                .expression_attribute_values(":max", n(max.get())),
             None => request.update_expression(format!("{sets} REMOVE max_redemptions")),
         };
         from_item(&super::updated_live_item(request.send().await)?)
