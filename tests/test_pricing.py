@@ -1,7 +1,8 @@
 """Tax over real HTTP: staff set a rate per destination, the cart estimates
 it, checkout charges it per line after the discount, and an order keeps the
-rate it was taxed at. Uses its own country codes (ZZ, ZY) so the demo rates
-the other tests rely on never move."""
+rate it was taxed at. Uses its own country codes (ZZ, ZY, ZX, and QQ which
+has none) so the demo rates the other tests rely on never move. Runs before
+test_schemathesis.py (file order), which sets rates for random countries."""
 
 from __future__ import annotations
 
