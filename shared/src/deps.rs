@@ -144,21 +144,23 @@ impl PromotionAdmin<DynamoPromotions> {
     }
 }
 
-/// What the cart's promotion functions need.
-pub struct CartPromotions<C, P, R> {
+/// What the cart's promotion functions need: the cart's products and its
+/// promotion come from one read (`pricing`); `promotions` answers whether a
+/// customer already used a once-per-customer code.
+pub struct CartPromotions<C, L, R> {
     pub carts: C,
-    pub products: P,
+    pub pricing: L,
     pub promotions: R,
     pub verifier: TokenVerifier,
 }
 
-impl CartPromotions<DynamoCarts, DynamoProducts, DynamoPromotions> {
+impl CartPromotions<DynamoCarts, DynamoPricing, DynamoPromotions> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let dynamodb = config.dynamodb();
         Ok(Self {
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
-            products: DynamoProducts::new(dynamodb.clone(), &config.table_name),
+            pricing: DynamoPricing::new(dynamodb.clone(), &config.table_name),
             promotions: DynamoPromotions::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
         })

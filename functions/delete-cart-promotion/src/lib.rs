@@ -8,7 +8,7 @@ use quiet_core::{
     deps::CartPromotions,
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{CartStore, ProductStore, PromotionStore, StoreError},
+    store::{CartStore, PricingStore, PromotionStore, StoreError},
     ApiError,
 };
 
@@ -25,16 +25,16 @@ const ATTEMPTS: usize = 3;
         (status = 409, description = "The cart kept changing underneath (retry)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<C: CartStore, P: ProductStore, R: PromotionStore>(
-    deps: &CartPromotions<C, P, R>,
+pub async fn handler<C: CartStore, L: PricingStore, R: PromotionStore>(
+    deps: &CartPromotions<C, L, R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;
     for _ in 0..ATTEMPTS {
         let mut cart = deps.carts.get(&user.id).await?;
         let had_code = cart.promotion.take().is_some();
-        let current = deps.products.get_many(&cart.skus()).await?;
-        let view = cart.repriced(&current).view()?;
+        let current = deps.pricing.load(&cart.skus(), None, None).await?;
+        let view = cart.repriced(&current.products).view()?;
         if !had_code {
             return Ok(no_store(json(StatusCode::OK, &view)));
         }

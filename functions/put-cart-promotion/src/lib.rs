@@ -4,7 +4,9 @@
 //! code this customer already used, is a 422 saying which, with the cart
 //! unchanged. The answer is the cart with its discount.
 //!
-//! This is advice, not the guarantee: checkout re-checks the live code and
+//! DynamoDB calls: the cart, then its products with the code (one
+//! BatchGetItem), the customer's redemption for a once-per-customer code,
+//! and the save. This is advice, not the guarantee: checkout re-checks the live code and
 //! redeems it inside its one transaction, so a code that runs out between
 //! here and checkout is refused there (409), never over-redeemed.
 
@@ -16,7 +18,7 @@ use quiet_core::{
     domain::promotion::{PromoCode, Refusal},
     http::{json, json_body, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{CartStore, ProductStore, PromotionStore, StoreError},
+    store::{CartStore, PricingStore, PromotionStore, StoreError},
     ApiError,
 };
 use serde::Deserialize;
@@ -48,30 +50,13 @@ fn refused(reason: Refusal) -> ApiError {
         (status = 422, description = "The code does not apply (errors[0].message says why, for the shopper), or the cart is empty", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<C: CartStore, P: ProductStore, R: PromotionStore>(
-    deps: &CartPromotions<C, P, R>,
+pub async fn handler<C: CartStore, L: PricingStore, R: PromotionStore>(
+    deps: &CartPromotions<C, L, R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;
     let body: ApplyCode = json_body(&req)?;
-    let promotion = deps
-        .promotions
-        .get(&body.code)
-        .await?
-        .ok_or_else(|| refused(Refusal::Unknown))?;
     let now = clock::now_secs();
-    promotion.rules.active_at(now).map_err(refused)?;
-    if promotion.exhausted() {
-        return Err(refused(Refusal::Exhausted));
-    }
-    if promotion.rules.once_per_customer
-        && deps
-            .promotions
-            .redeemed_by(promotion.code(), &user.id)
-            .await?
-    {
-        return Err(refused(Refusal::AlreadyUsed));
-    }
     for _ in 0..ATTEMPTS {
         let cart = deps.carts.get(&user.id).await?;
         if cart.lines.is_empty() {
@@ -80,9 +65,26 @@ pub async fn handler<C: CartStore, P: ProductStore, R: PromotionStore>(
                 "add something to your cart before a code",
             ));
         }
-        let current = deps.products.get_many(&cart.skus()).await?;
-        let mut cart = cart.repriced(&current);
-        cart.promotion = Some(promotion.rules.clone());
+        // The cart's products and the code, in one read.
+        let inputs = deps
+            .pricing
+            .load(&cart.skus(), Some(&body.code), None)
+            .await?;
+        let promotion = inputs.promotion.ok_or_else(|| refused(Refusal::Unknown))?;
+        promotion.rules.active_at(now).map_err(refused)?;
+        if promotion.exhausted() {
+            return Err(refused(Refusal::Exhausted));
+        }
+        if promotion.rules.once_per_customer
+            && deps
+                .promotions
+                .redeemed_by(promotion.code(), &user.id)
+                .await?
+        {
+            return Err(refused(Refusal::AlreadyUsed));
+        }
+        let mut cart = cart.repriced(&inputs.products);
+        cart.promotion = Some(promotion.rules);
         let view = cart.view_at(now, None)?;
         if let Some(outcome) = view.promotion.as_ref().filter(|p| !p.applies) {
             let reason = outcome.message.clone().unwrap_or_default();

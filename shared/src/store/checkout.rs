@@ -29,7 +29,7 @@ use super::attr::{get_n, get_s, n, s};
 use super::orders::{encode_order, Order};
 use super::outbox::{self, Relay};
 use super::promotions::{self, Promotion};
-use super::{condition_failed, StoreError};
+use super::{built, condition_failed, StoreError};
 use crate::auth::UserId;
 use crate::domain::{OrderStatus, Sku};
 use crate::events::{Change, Event, OrderRef};
@@ -125,10 +125,6 @@ impl DynamoCheckout {
     }
 }
 
-fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Dynamo(e.to_string()))
-}
-
 impl CheckoutStore for DynamoCheckout {
     async fn claim(
         &self,
@@ -221,7 +217,7 @@ impl CheckoutStore for DynamoCheckout {
     ) -> Result<Commit, StoreError> {
         let mut actions = Vec::with_capacity(order.items.len() + 6);
         for line in &order.items {
-            let decrement = build(
+            let decrement = built(
                 Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(keys::product::key(&line.sku)))
@@ -232,7 +228,7 @@ impl CheckoutStore for DynamoCheckout {
             )?;
             actions.push(TransactWriteItem::builder().update(decrement).build());
         }
-        let place = build(
+        let place = built(
             Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(encode_order(order)?))
@@ -241,7 +237,7 @@ impl CheckoutStore for DynamoCheckout {
                 .build(),
         )?;
         actions.push(TransactWriteItem::builder().put(place).build());
-        let clear_cart = build(
+        let clear_cart = built(
             Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::cart::cart(user)))
@@ -250,7 +246,7 @@ impl CheckoutStore for DynamoCheckout {
                 .build(),
         )?;
         actions.push(TransactWriteItem::builder().delete(clear_cart).build());
-        let complete = build(
+        let complete = built(
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::idempotency::record(user, key_hash)))

@@ -120,6 +120,12 @@ where
     }
 }
 
+/// A request builder's error (a required field unset: a bug, never input)
+/// as a store error.
+pub(crate) fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Dynamo(e.to_string()))
+}
+
 /// Live: exists and not soft-deleted (`#pk` names the partition key).
 pub(crate) const LIVE: &str = "attribute_exists(#pk) AND attribute_not_exists(deleted_at)";
 

@@ -408,10 +408,6 @@ impl PromotionStore for DynamoPromotions {
     }
 }
 
-fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Dynamo(e.to_string()))
-}
-
 /// The transaction actions that redeem `promotion` for `user`'s order:
 /// first the counter (under its limit, at the version priced with, still
 /// live), then for a once-per-customer code the customer's redemption
@@ -435,7 +431,7 @@ pub(crate) fn redeem_actions(
     }
     counter = counter.condition_expression(condition);
     let mut actions = vec![TransactWriteItem::builder()
-        .update(built(counter.build())?)
+        .update(super::built(counter.build())?)
         .build()];
     if promotion.rules.once_per_customer {
         let mut item = keys::promotion::redemption(promotion.code(), user);
@@ -447,7 +443,7 @@ pub(crate) fn redeem_actions(
             .expression_attribute_names("#pk", keys::PK);
         actions.push(
             TransactWriteItem::builder()
-                .put(built(marker.build())?)
+                .put(super::built(marker.build())?)
                 .build(),
         );
     }
@@ -473,7 +469,7 @@ pub(crate) fn return_actions(
         .expression_attribute_names("#pk", keys::PK)
         .expression_attribute_values(":minus_one", n(-1));
     let mut actions = vec![TransactWriteItem::builder()
-        .update(built(counter.build())?)
+        .update(super::built(counter.build())?)
         .build()];
     if once_per_customer {
         let marker = Delete::builder()
@@ -481,7 +477,7 @@ pub(crate) fn return_actions(
             .set_key(Some(keys::promotion::redemption(code, user)));
         actions.push(
             TransactWriteItem::builder()
-                .delete(built(marker.build())?)
+                .delete(super::built(marker.build())?)
                 .build(),
         );
     }
