@@ -457,7 +457,79 @@ def route_answers(base: str, method: str, path: str) -> bool:
         return False
 
 
-def function_env(endpoint: str, table: str, state: Path) -> dict[str, str]:
+class LocalProvider(threading.Thread):
+    """The payment provider's refunds endpoint, for `make dev` only: accepts
+    a signed refund (202, once per Idempotency-Key) and a moment later sends
+    the signed `refund.succeeded` webhook back, as a real provider would.
+    The end-to-end tests run their own provider on this port instead, so
+    they can take it down on purpose."""
+
+    def __init__(self, port: int, api_base: str, secret: str, log_file):
+        super().__init__(daemon=True, name="local-provider")
+        import http.server
+
+        seen: set[str] = set()
+        provider = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (the stdlib's name)
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                key = self.headers.get("idempotency-key", "")
+                if not provider.signed(self.headers.get("payment-signature", ""), body):
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                self.send_response(202)
+                self.end_headers()
+                if key not in seen:
+                    seen.add(key)
+                    threading.Timer(1.0, provider.settle, args=(json.loads(body),)).start()
+
+            def log_message(self, fmt, *args):
+                log_file.write(f"{time.strftime('%H:%M:%S')} provider: {fmt % args}\n")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.api_base = api_base
+        self.secret = secret.encode()
+
+    def sign(self, body: bytes) -> str:
+        import hmac
+
+        stamp = int(time.time())
+        digest = hmac.new(self.secret, f"{stamp}.".encode() + body, "sha256").hexdigest()
+        return f"t={stamp},v1={digest}"
+
+    def signed(self, header: str, body: bytes) -> bool:
+        import hmac
+
+        parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+        expected = hmac.new(self.secret, f"{parts.get('t', '')}.".encode() + body, "sha256").hexdigest()
+        return hmac.compare_digest(expected, parts.get("v1", ""))
+
+    def settle(self, refund: dict) -> None:
+        event = {
+            "id": f"evt_local_{secrets.token_hex(8)}",
+            "type": "refund.succeeded",
+            "order_id": refund["order_id"],
+            "refund_id": refund["refund_id"],
+            "amount": refund["amount"],
+            "currency": refund["currency"],
+        }
+        body = json.dumps(event).encode()
+        request = urllib.request.Request(
+            f"{self.api_base}/v1/payments/webhook", data=body, method="POST",
+            headers={"content-type": "application/json", "payment-signature": self.sign(body)},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=30).read()
+        except OSError:
+            pass  # the API answers it again when the refund is resent
+
+    def run(self) -> None:
+        self.server.serve_forever()
+
+
+def function_env(endpoint: str, table: str, state: Path, provider_port: int) -> dict[str, str]:
     """Environment of every local function instance: the template's
     variables pointed at the emulator, with keys and secrets made up here."""
     private_jwk, jwks = new_signing_key()
@@ -481,6 +553,9 @@ def function_env(endpoint: str, table: str, state: Path) -> dict[str, str]:
             "JWT_SIGNING_KEY_PARAMETER": SIGNING_KEY_PARAMETER,
             # The provider's shared secret; a local default, dev only.
             "PAYMENT_WEBHOOK_SECRET": env.get("PAYMENT_WEBHOOK_SECRET", "whsec_local_dev"),
+            # Plain HTTP is allowed to loopback only (the worker refuses
+            # anything else that is not https).
+            "REFUND_PROVIDER_URL": f"http://127.0.0.1:{provider_port}/refunds",
             # Async work: the template's values, except where a local
             # run wants seconds rather than minutes (overridable).
             "ORDER_PAYMENT_TTL": env.get("ORDER_PAYMENT_TTL", "900"),
@@ -569,7 +644,10 @@ class Stack:
         raise SystemExit(f"stack: the emulator failed; see {self.state / 'emulator.log'}")
 
     def function_env(self, endpoint: str) -> dict[str, str]:
-        return function_env(endpoint, self.args.table, self.state)
+        return function_env(endpoint, self.args.table, self.state, self.provider_port())
+
+    def provider_port(self) -> int:
+        return self.args.provider_port or self.args.port + 1
 
     def run(self) -> int:
         args = self.args
@@ -621,6 +699,12 @@ class Stack:
             if pending:
                 time.sleep(0.5)
         self.start_event_sources(endpoint)
+        if not args.no_provider:
+            LocalProvider(
+                self.provider_port(), base, env["PAYMENT_WEBHOOK_SECRET"],
+                open(self.state / "events.log", "a", buffering=1),
+            ).start()
+            log(f"local payment provider on 127.0.0.1:{self.provider_port()}")
         print(f"ready: {base}", flush=True)
         return watcher.wait()
 
@@ -697,6 +781,10 @@ def main() -> None:
         default=float(os.environ.get("SCHEDULE_PERIOD", 5)),
         help="seconds between runs of each scheduled function (template: 1 minute)",
     )
+    run.add_argument("--provider-port", type=int, default=0,
+                     help="port of the payment provider's refunds endpoint (default: port + 1)")
+    run.add_argument("--no-provider", action="store_true",
+                     help="do not run the local payment provider (tests bring their own)")
     run.set_defaults(func=dev)
 
     gen = commands.add_parser("keygen", help="print a new token signing key pair")

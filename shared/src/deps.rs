@@ -5,8 +5,8 @@ use crate::{
     domain::CursorKey,
     events::Topic,
     store::{
-        DynamoCarts, DynamoCheckout, DynamoOrders, DynamoPricing, DynamoProducts, DynamoPromotions,
-        DynamoTaxes, Relay,
+        DynamoCarts, DynamoCheckout, DynamoIdempotency, DynamoOrders, DynamoPricing,
+        DynamoProducts, DynamoPromotions, DynamoTaxes, Relay,
     },
     Config,
 };
@@ -162,6 +162,27 @@ impl CartPromotions<DynamoCarts, DynamoPricing, DynamoPromotions> {
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
             pricing: DynamoPricing::new(dynamodb.clone(), &config.table_name),
             promotions: DynamoPromotions::new(dynamodb, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+        })
+    }
+}
+
+/// What the refund function needs: the orders (publishing refunds to the
+/// refunds queue) and the idempotency records.
+pub struct RefundAdmin<O, I> {
+    pub orders: O,
+    pub idempotency: I,
+    pub verifier: TokenVerifier,
+}
+
+impl RefundAdmin<DynamoOrders, DynamoIdempotency> {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
+        let relay = Relay::from_env(&config, &[Topic::Refunds])?;
+        Ok(Self {
+            orders: DynamoOrders::new(dynamodb.clone(), &config.table_name).with_relay(relay),
+            idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
         })
     }

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::UserId;
-use crate::domain::{OrderId, OrderStatus};
+use crate::domain::{refund::RefundId, OrderId, OrderStatus};
 
 fn random<const N: usize>() -> [u8; N] {
     let mut random = [0u8; N];
@@ -110,15 +110,18 @@ pub enum Topic {
     Orders,
     /// Report requests, consumed by the reports worker.
     Reports,
+    /// Refunds for the payment provider, sent by the refunds worker.
+    Refunds,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 2] = [Topic::Orders, Topic::Reports];
+    pub const ALL: [Topic; 3] = [Topic::Orders, Topic::Reports, Topic::Refunds];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Orders => "orders",
             Self::Reports => "reports",
+            Self::Refunds => "refunds",
         }
     }
 
@@ -127,8 +130,17 @@ impl Topic {
         match self {
             Self::Orders => "ORDER_EVENTS_QUEUE_URL",
             Self::Reports => "REPORTS_QUEUE_URL",
+            Self::Refunds => "REFUNDS_QUEUE_URL",
         }
     }
+}
+
+/// Which refund of which order, and whose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRef {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub refund_id: RefundId,
 }
 
 /// Which order and whose: enough for a consumer to find everything else.
@@ -153,23 +165,36 @@ pub enum Change {
     OrderExpired(OrderRef),
     #[serde(rename = "report.requested")]
     ReportRequested { job_id: JobId },
+    /// Staff refunded money: to be sent to the payment provider.
+    #[serde(rename = "refund.requested")]
+    RefundRequested(RefundRef),
+    /// The provider confirmed the refund: the customer is told.
+    #[serde(rename = "refund.succeeded")]
+    RefundSucceeded(RefundRef),
+    /// The provider refused it: the money is refundable again.
+    #[serde(rename = "refund.failed")]
+    RefundFailed(RefundRef),
 }
 
 impl Change {
-    /// The event an order entering `status` announces.
-    pub fn order_became(status: OrderStatus, order: OrderRef) -> Self {
-        match status {
+    /// The event an order entering `status` announces; refunds announce
+    /// themselves (their events name the refund), so the refund states
+    /// have none here.
+    pub fn order_became(status: OrderStatus, order: OrderRef) -> Option<Self> {
+        Some(match status {
             OrderStatus::PendingPayment => Self::OrderPlaced(order),
             OrderStatus::Paid => Self::OrderPaid(order),
             OrderStatus::Shipped => Self::OrderShipped(order),
             OrderStatus::Cancelled => Self::OrderCancelled(order),
             OrderStatus::Expired => Self::OrderExpired(order),
-        }
+            OrderStatus::PartiallyRefunded | OrderStatus::Refunded => return None,
+        })
     }
 
     pub fn topic(&self) -> Topic {
         match self {
             Self::ReportRequested { .. } => Topic::Reports,
+            Self::RefundRequested(_) => Topic::Refunds,
             _ => Topic::Orders,
         }
     }
@@ -182,6 +207,9 @@ impl Change {
             Self::OrderCancelled(_) => "order.cancelled",
             Self::OrderExpired(_) => "order.expired",
             Self::ReportRequested { .. } => "report.requested",
+            Self::RefundRequested(_) => "refund.requested",
+            Self::RefundSucceeded(_) => "refund.succeeded",
+            Self::RefundFailed(_) => "refund.failed",
         }
     }
 }

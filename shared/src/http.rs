@@ -359,6 +359,41 @@ pub(crate) fn json_with_type<T: Serialize>(
     }
 }
 
+/// The `Idempotency-Key` header (1 to 255 characters) and its replay
+/// marker, as checkout defined them for every mutating POST.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const REPLAYED: &str = "idempotent-replayed";
+
+/// The request's `Idempotency-Key`; a missing or overlong one is 400.
+pub fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
+    req.headers()
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|value| value.to_str().ok())
+        .filter(|key| (1..=255).contains(&key.chars().count()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "an Idempotency-Key header of 1 to 255 characters is required".into(),
+            )
+        })
+}
+
+/// A stored JSON response sent again (or for the first time), never cached,
+/// marked `Idempotent-Replayed: true` on a replay.
+pub fn stored_json(status: StatusCode, body: String, replayed: bool) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if replayed {
+        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
 pub fn empty(status: StatusCode) -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = status;

@@ -7,7 +7,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::domain::{CurrencyCode, OrderId};
+use crate::domain::{refund::RefundId, CurrencyCode, OrderId};
+
+/// The header that carries the signature, both ways.
+pub const SIGNATURE_HEADER: &str = "payment-signature";
 
 /// Signatures older (or further in the future) than this are refused, so a
 /// captured request cannot be replayed later.
@@ -29,6 +32,32 @@ pub trait PaymentProvider: Send + Sync {
         body: &[u8],
         now: u64,
     ) -> Result<(), SignatureError>;
+}
+
+/// A refund as the provider is asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefundSubmission {
+    /// Also the request's `Idempotency-Key`: a resend after a lost answer
+    /// refunds once.
+    pub refund_id: RefundId,
+    pub order_id: OrderId,
+    pub amount: u64,
+    pub currency: &'static str,
+}
+
+/// The provider did not take the refund (down, refusing, or unreachable);
+/// the refund waits in its queue and is sent again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("payment provider: {0}")]
+pub struct GatewayError(pub String);
+
+/// Sends refunds to the payment provider. Its answer about the money comes
+/// later, by webhook; `Ok` only means it accepted the request.
+pub trait RefundGateway: Send + Sync {
+    fn submit(
+        &self,
+        refund: &RefundSubmission,
+    ) -> impl std::future::Future<Output = Result<(), GatewayError>> + Send;
 }
 
 #[derive(Clone)]
@@ -103,6 +132,18 @@ pub enum PaymentEventType {
     Succeeded,
     #[serde(rename = "payment.failed")]
     Failed,
+    /// A refund we asked for went through (`refund_id` names it).
+    #[serde(rename = "refund.succeeded")]
+    RefundSucceeded,
+    /// A refund we asked for was refused; its money is refundable again.
+    #[serde(rename = "refund.failed")]
+    RefundFailed,
+}
+
+impl PaymentEventType {
+    pub fn is_refund(self) -> bool {
+        matches!(self, Self::RefundSucceeded | Self::RefundFailed)
+    }
 }
 
 /// A provider event, as the webhook body carries it.
@@ -115,7 +156,13 @@ pub struct PaymentEvent {
     #[serde(rename = "type")]
     pub kind: PaymentEventType,
     pub order_id: OrderId,
-    /// Minor units; must equal the order's total.
+    /// The refund a `refund.*` event settles; required there, refused on
+    /// `payment.*` events.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^rfd_[0-9a-f]{32}$")]
+    pub refund_id: Option<RefundId>,
+    /// Minor units; must equal the order's total (the refund's amount for
+    /// a refund event).
     pub amount: u64,
     /// Any ISO 4217 code; one that differs from the order's is a 409.
     #[schema(value_type = String, pattern = "^[A-Z]{3}$")]

@@ -35,6 +35,8 @@ pub enum WorkerError {
     Store(#[from] StoreError),
     #[error("relay: {0}")]
     Relay(String),
+    #[error(transparent)]
+    Provider(#[from] crate::payments::GatewayError),
 }
 
 /// Facts about one delivery of a message.

@@ -26,32 +26,19 @@ use quiet_core::{
         tax::{self, AppliedTax},
         Category, Line, OrderId, OrderStatus, ShippingAddress, Total,
     },
-    http::json_body,
+    http::{idempotency_key, json_body, stored_json},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{CartStore, CheckoutStore, Claim, Commit, Order, PricingStore, Promotion, StoreError},
     ApiError,
 };
 use serde::{Deserialize, Serialize};
 
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-pub const REPLAYED: &str = "idempotent-replayed";
+pub use quiet_core::http::{IDEMPOTENCY_KEY, REPLAYED};
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
     shipping_address: ShippingAddress,
-}
-
-fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
-    req.headers()
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|value| value.to_str().ok())
-        .filter(|key| (1..=255).contains(&key.chars().count()))
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "an Idempotency-Key header of 1 to 255 characters is required".into(),
-            )
-        })
 }
 
 fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<Body> {
@@ -62,19 +49,9 @@ fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<
                 .as_str()
                 .map(|id| format!("/v1/orders/{id}"))
         });
-    let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = stored_json(status, body, replayed);
     if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        headers.insert(header::LOCATION, location);
-    }
-    if replayed {
-        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+        response.headers_mut().insert(header::LOCATION, location);
     }
     response
 }
@@ -249,6 +226,11 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
             .as_ref()
             .is_some_and(|p| p.rules.once_per_customer),
         shipping_address,
+        captured: Total::zero(totals.total.currency),
+        refunded: Total::zero(totals.total.currency),
+        refunds: Vec::new(),
+        refund_version: 0,
+        status_before_refund: None,
         updated_at: created_at.clone(),
         created_at,
         user_id: user.id.clone(),

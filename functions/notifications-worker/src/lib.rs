@@ -1,8 +1,9 @@
 //! Worker on the order events queue: tells customers what happened to
 //! their orders. `order.paid` → order confirmation, `order.shipped` →
 //! shipping notice, `order.cancelled` / `order.expired` → a notice that the
-//! reservation was released. `order.placed` needs no message (the
-//! confirmation follows payment).
+//! reservation was released, `refund.succeeded` → a refund notice.
+//! `order.placed` and `refund.failed` need no message (the confirmation
+//! follows payment; a failed refund is staff's to retry).
 //!
 //! Idempotent: the notification's key derives from the event, so a
 //! redelivered or resent event delivers nothing twice. Acknowledging the
@@ -12,7 +13,7 @@
 use quiet_core::{
     clock,
     domain::Total,
-    events::{Change, Event},
+    events::{Change, Event, OrderRef},
     store::{Notification, NotificationKind, NotificationStore, Order, OrderStore, OutboxStore},
     worker::{Delivery, WorkerError},
 };
@@ -34,7 +35,15 @@ pub async fn handle<O: OrderStore, N: NotificationStore, X: OutboxStore>(
         Change::OrderShipped(order) => (Some(NotificationKind::ShippingNotice), Some(order)),
         Change::OrderCancelled(order) => (Some(NotificationKind::OrderCancelled), Some(order)),
         Change::OrderExpired(order) => (Some(NotificationKind::OrderExpired), Some(order)),
-        Change::ReportRequested { .. } => {
+        Change::RefundSucceeded(refund) => (
+            Some(NotificationKind::RefundIssued),
+            Some(&OrderRef {
+                order_id: refund.order_id.clone(),
+                user_id: refund.user_id.clone(),
+            }),
+        ),
+        Change::RefundFailed(_) => (None, None),
+        Change::ReportRequested { .. } | Change::RefundRequested(_) => {
             return Err(WorkerError::Malformed(format!(
                 "{} does not belong on the order events queue",
                 event.change.name()
@@ -104,6 +113,23 @@ pub fn compose(kind: NotificationKind, order: &Order, event: &Event) -> Notifica
             format!("Order cancelled: {id}"),
             format!("Order {id} was cancelled as you asked. You have not been charged."),
         ),
+        NotificationKind::RefundIssued => {
+            let refund = match &event.change {
+                Change::RefundSucceeded(refund) => order
+                    .refunds
+                    .iter()
+                    .find(|r| r.refund_id == refund.refund_id),
+                _ => None,
+            };
+            let amount = refund.map_or(order.refunded, |r| r.amount);
+            (
+                format!("Refund issued: {id}"),
+                format!(
+                    "We refunded {} for order {id} to your original payment method. It can take a few days to appear.",
+                    money(amount)
+                ),
+            )
+        }
         NotificationKind::OrderExpired => (
             format!("Order expired: {id}"),
             format!(

@@ -49,6 +49,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         cancel_order::handler,
         admin_list_orders::handler,
         ship_order::handler,
+        create_refund::handler,
         create_promotion::handler,
         list_promotions::handler,
         get_promotion::handler,
@@ -77,7 +78,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         (name = "orders", description = "Checkout and the customer's own orders"),
         (name = "payments", description = "The payment provider's signed webhook"),
         (name = "notifications", description = "Messages the system sent the customer"),
-        (name = "admin", description = "Shop staff: catalog edits, promotions, tax rates, shipping, reports"),
+        (name = "admin", description = "Shop staff: catalog edits, promotions, tax rates, shipping, refunds, reports"),
         (name = "ops", description = "Health and this document"),
     )
 )]

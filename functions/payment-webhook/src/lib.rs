@@ -1,25 +1,28 @@
-//! POST /v1/payments/webhook: the payment provider tells us a payment
-//! succeeded or failed.
+//! POST /v1/payments/webhook: the payment provider tells us a payment or a
+//! refund succeeded or failed.
 //!
 //! The signature is checked on the raw bytes before anything else (401 bad,
 //! 400 stale). A repeated event id is a 200 no-op. An amount or currency
 //! that differs from the order is refused (409), logged as a security event,
 //! and changes nothing. `payment.succeeded` on a `pending_payment` order
 //! makes it `paid`; money for an order cancelled or expired meanwhile is
-//! recorded for refund, never dropped.
+//! recorded for refund, never dropped. `refund.succeeded` / `refund.failed`
+//! settle the refund they name (its amount and the order's currency must
+//! match); a failed refund's money becomes refundable again.
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     clock,
+    domain::refund::{RefundId, RefundStatus},
     http::{json, json_body},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    payments::{PaymentEvent, PaymentProvider, SignatureError, SignedWebhooks},
-    store::{OrderStore, PaymentOutcome},
+    payments::{PaymentEvent, PaymentEventType, PaymentProvider, SignatureError, SignedWebhooks},
+    store::{Order, OrderStore, PaymentOutcome, Settlement},
     ApiError,
 };
 use serde::Serialize;
 
-pub const SIGNATURE: &str = "payment-signature";
+pub use quiet_core::payments::SIGNATURE_HEADER as SIGNATURE;
 
 pub struct Deps<O, P = SignedWebhooks> {
     pub orders: O,
@@ -29,9 +32,10 @@ pub struct Deps<O, P = SignedWebhooks> {
 #[derive(Serialize, utoipa::ToSchema)]
 struct Ack {
     received: bool,
-    /// paid, duplicate, recorded (a failed payment), or refund_required
-    /// (money for an order no longer awaiting it).
-    #[schema(value_type = String, pattern = "^(paid|duplicate|recorded|refund_required)$")]
+    /// paid, duplicate, recorded (a failed payment), refund_required
+    /// (money for an order no longer awaiting it), refund_succeeded or
+    /// refund_failed.
+    #[schema(value_type = String, pattern = "^(paid|duplicate|recorded|refund_required|refund_succeeded|refund_failed)$")]
     outcome: &'static str,
 }
 
@@ -56,9 +60,9 @@ fn body_bytes(req: &Request) -> &[u8] {
         (status = 200, description = "Applied, or a repeat of an applied event", body = Ack),
         (status = 400, description = "Stale signature timestamp or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 401, description = "Missing or invalid signature", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 404, description = "No such order", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 409, description = "Amount or currency (any well-formed ISO 4217 code) differs from the order; nothing changes", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 422, description = "A field is not of its form, e.g. a currency that is not three capital letters", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 404, description = "No such order, or no such refund of it", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "Amount or currency (any well-formed ISO 4217 code) differs from the order (from the refund, for a refund event), or the refund was already settled the other way; nothing changes", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "A field is not of its form, e.g. a currency that is not three capital letters, or refund_id missing on a refund event (or present on a payment event)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore, P: PaymentProvider>(
@@ -79,11 +83,29 @@ pub async fn handler<O: OrderStore, P: PaymentProvider>(
         }
     }
     let event: PaymentEvent = json_body(&req)?;
+    match (event.kind.is_refund(), &event.refund_id) {
+        (true, None) => {
+            return Err(ApiError::validation(
+                "refund_id",
+                "a refund event must name its refund",
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(ApiError::validation(
+                "refund_id",
+                "only refund events name a refund",
+            ))
+        }
+        _ => {}
+    }
     let order = deps
         .orders
         .get(&event.order_id)
         .await?
         .ok_or_else(ApiError::order_not_found)?;
+    if let Some(refund_id) = &event.refund_id {
+        return settle(deps, &event, order, refund_id).await;
+    }
     if event.amount != order.total.amount || !event.currency.is(order.total.currency) {
         tracing::warn!(
             security_event = "payment_amount_mismatch",
@@ -116,11 +138,83 @@ pub async fn handler<O: OrderStore, P: PaymentProvider>(
             "refund_required"
         }
     };
-    Ok(json(
+    Ok(ack(outcome))
+}
+
+fn ack(outcome: &'static str) -> Response<Body> {
+    json(
         StatusCode::OK,
         &Ack {
             received: true,
             outcome,
         },
+    )
+}
+
+/// Applies a refund event. Concurrent changes to the order's refunds make
+/// the write lose its condition: re-read and apply again.
+async fn settle<O: OrderStore, P: PaymentProvider>(
+    deps: &Deps<O, P>,
+    event: &PaymentEvent,
+    mut order: Order,
+    refund_id: &RefundId,
+) -> Result<Response<Body>, ApiError> {
+    let succeeded = event.kind == PaymentEventType::RefundSucceeded;
+    for _ in 0..ATTEMPTS {
+        let refund = order
+            .refunds
+            .iter()
+            .find(|refund| &refund.refund_id == refund_id)
+            .ok_or_else(|| ApiError::NotFound("no such refund of this order".into()))?;
+        if event.amount != refund.amount.amount || !event.currency.is(order.total.currency) {
+            tracing::warn!(
+                security_event = "refund_amount_mismatch",
+                event_id = event.id.as_str(),
+                order_id = %order.order_id,
+                refund_id = %refund_id,
+                event_amount = event.amount,
+                refund_amount = refund.amount.amount,
+                event_currency = event.currency.as_str(),
+                "refund event refused: amount or currency differs from the refund"
+            );
+            return Err(ApiError::Conflict(
+                "the amount or currency does not match the refund".into(),
+            ));
+        }
+        match deps
+            .orders
+            .settle_refund(event, &order, refund_id, succeeded, &clock::now_rfc3339())
+            .await?
+        {
+            Settlement::Settled(RefundStatus::Succeeded) => return Ok(ack("refund_succeeded")),
+            Settlement::Settled(_) => {
+                tracing::warn!(order_id = %order.order_id, refund_id = %refund_id, "the provider refused a refund");
+                return Ok(ack("refund_failed"));
+            }
+            Settlement::Duplicate => return Ok(ack("duplicate")),
+            Settlement::AlreadyFinal(status)
+                if (status == RefundStatus::Succeeded) == succeeded =>
+            {
+                return Ok(ack("duplicate"))
+            }
+            Settlement::AlreadyFinal(_) => {
+                return Err(ApiError::Conflict(
+                    "the refund was already settled the other way".into(),
+                ))
+            }
+            Settlement::Changed => {
+                order = deps
+                    .orders
+                    .get(&event.order_id)
+                    .await?
+                    .ok_or_else(ApiError::order_not_found)?;
+            }
+        }
+    }
+    Err(ApiError::Conflict(
+        "the order is changing; send the event again".into(),
     ))
 }
+
+/// Tries against a busy order before asking the provider to resend.
+const ATTEMPTS: usize = 5;

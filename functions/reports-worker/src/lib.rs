@@ -21,8 +21,15 @@ pub struct Deps<O, R, X> {
     pub outbox: X,
 }
 
-/// The statuses whose orders brought in money.
-const REVENUE: [OrderStatus; 2] = [OrderStatus::Paid, OrderStatus::Shipped];
+/// The statuses whose orders brought in money (refunded ones only if they
+/// were sold: paid or shipped before the refund, not a late payment for a
+/// cancelled order given back).
+const REVENUE: [OrderStatus; 4] = [
+    OrderStatus::Paid,
+    OrderStatus::Shipped,
+    OrderStatus::PartiallyRefunded,
+    OrderStatus::Refunded,
+];
 
 pub async fn handle<O: OrderStore, R: ReportStore, X: OutboxStore>(
     deps: &Deps<O, R, X>,
@@ -72,7 +79,18 @@ async fn summarise<O: OrderStore, R, X>(
 ) -> Result<ReportSummary, WorkerError> {
     let mut orders = Vec::new();
     for status in REVENUE {
-        orders.extend(deps.orders.placed_between(status, from_ms, to_ms).await?);
+        orders.extend(
+            deps.orders
+                .placed_between(status, from_ms, to_ms)
+                .await?
+                .into_iter()
+                .filter(|order| {
+                    matches!(
+                        order.status_before_refund.unwrap_or(order.status),
+                        OrderStatus::Paid | OrderStatus::Shipped
+                    )
+                }),
+        );
     }
     ReportSummary::of(&orders)
         .ok_or_else(|| WorkerError::Malformed("report totals overflowed".into()))

@@ -8,6 +8,7 @@ pub mod money;
 pub mod order;
 pub mod product;
 pub mod promotion;
+pub mod refund;
 pub mod tax;
 pub mod text;
 

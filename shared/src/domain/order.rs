@@ -98,7 +98,9 @@ impl std::fmt::Display for OrderId {
     }
 }
 
-/// `pending_payment → paid → shipped`; `pending_payment → cancelled | expired`.
+/// `pending_payment → paid → shipped`; `pending_payment → cancelled | expired`;
+/// any order with captured money → `partially_refunded → refunded` as
+/// refunds give it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -107,6 +109,8 @@ pub enum OrderStatus {
     Shipped,
     Cancelled,
     Expired,
+    PartiallyRefunded,
+    Refunded,
 }
 
 impl OrderStatus {
@@ -117,6 +121,8 @@ impl OrderStatus {
             Self::Shipped => "shipped",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::PartiallyRefunded => "partially_refunded",
+            Self::Refunded => "refunded",
         }
     }
 
@@ -125,7 +131,12 @@ impl OrderStatus {
         use OrderStatus::*;
         matches!(
             (self, next),
-            (PendingPayment, Paid | Cancelled | Expired) | (Paid, Shipped)
+            (PendingPayment, Paid | Cancelled | Expired)
+                | (Paid, Shipped)
+                | (
+                    Paid | Shipped | Cancelled | Expired | PartiallyRefunded,
+                    PartiallyRefunded | Refunded
+                )
         )
     }
 }
@@ -135,7 +146,7 @@ impl TryFrom<String> for OrderStatus {
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         serde_json::from_value(serde_json::Value::String(value))
-            .map_err(|_| "must be one of pending_payment, paid, shipped, cancelled, expired".into())
+            .map_err(|_| "must be one of pending_payment, paid, shipped, cancelled, expired, partially_refunded, refunded".into())
     }
 }
 
@@ -303,21 +314,37 @@ mod tests {
     #[test]
     fn only_the_documented_transitions_are_allowed() {
         use OrderStatus::*;
-        let all = [PendingPayment, Paid, Shipped, Cancelled, Expired];
+        let all = [
+            PendingPayment,
+            Paid,
+            Shipped,
+            Cancelled,
+            Expired,
+            PartiallyRefunded,
+            Refunded,
+        ];
         let allowed: Vec<_> = all
             .iter()
             .flat_map(|a| all.iter().map(move |b| (*a, *b)))
             .filter(|(a, b)| a.can_become(*b))
             .collect();
-        assert_eq!(
-            allowed,
-            [
-                (PendingPayment, Paid),
-                (PendingPayment, Cancelled),
-                (PendingPayment, Expired),
-                (Paid, Shipped)
-            ]
-        );
+        let mut expected = vec![
+            (PendingPayment, Paid),
+            (PendingPayment, Cancelled),
+            (PendingPayment, Expired),
+            (Paid, Shipped),
+        ];
+        // Money captured can be given back from any state that holds it.
+        for from in [Paid, Shipped, Cancelled, Expired, PartiallyRefunded] {
+            expected.extend([(from, PartiallyRefunded), (from, Refunded)]);
+        }
+        expected.sort_by_key(|&(a, b)| {
+            (
+                all.iter().position(|s| *s == a),
+                all.iter().position(|s| *s == b),
+            )
+        });
+        assert_eq!(allowed, expected);
     }
 
     #[test]

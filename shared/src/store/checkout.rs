@@ -21,37 +21,22 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::{
-    types::{Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update},
+    types::{Delete, Put, TransactWriteItem, Update},
     Client,
 };
 
-use super::attr::{get_n, get_s, n, s};
+use super::attr::n;
+use super::idempotency::{self, IdempotencyStore};
 use super::orders::{encode_order, Order};
 use super::outbox::{self, Relay};
 use super::promotions::{self, Promotion};
 use super::{built, condition_failed, StoreError};
 use crate::auth::UserId;
-use crate::domain::{OrderStatus, Sku};
+use crate::domain::Sku;
 use crate::events::{Change, Event, OrderRef};
 use crate::keys;
 
-/// Idempotency records are kept for 24 hours (TTL).
-pub const RECORD_TTL_SECS: u64 = 24 * 60 * 60;
-/// An `in_progress` claim older than this belonged to an executor that died
-/// (functions time out after 10 s).
-pub const STALE_CLAIM_SECS: u64 = 30;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Ours to execute, under this lease.
-    Claimed { lease: String },
-    /// Already completed with the same body: send this response again.
-    Replay { status: u16, body: String },
-    /// Another request with this key is running.
-    InProgress,
-    /// This key was used with a different body.
-    Mismatch,
-}
+pub use super::idempotency::{Claim, RECORD_TTL_SECS, STALE_CLAIM_SECS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Commit {
@@ -69,24 +54,8 @@ pub enum Commit {
     PromotionAlreadyUsed,
 }
 
-pub trait CheckoutStore: Send + Sync {
-    fn claim(
-        &self,
-        user: &UserId,
-        key_hash: &str,
-        request_hash: &str,
-        now: u64,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
-
-    /// Gives a claim back after a failure that changed nothing, so a retry
-    /// with the same key runs again instead of replaying an error.
-    fn release(
-        &self,
-        user: &UserId,
-        key_hash: &str,
-        lease: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
+/// Checkout claims its key like any idempotent request, then commits.
+pub trait CheckoutStore: IdempotencyStore {
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
@@ -125,7 +94,7 @@ impl DynamoCheckout {
     }
 }
 
-impl CheckoutStore for DynamoCheckout {
+impl IdempotencyStore for DynamoCheckout {
     async fn claim(
         &self,
         user: &UserId,
@@ -133,78 +102,15 @@ impl CheckoutStore for DynamoCheckout {
         request_hash: &str,
         now: u64,
     ) -> Result<Claim, StoreError> {
-        let lease = crate::auth::new_family_id();
-        let mut item = keys::idempotency::record(user, key_hash);
-        item.extend([
-            ("status".into(), s("in_progress")),
-            ("request_hash".into(), s(request_hash)),
-            ("lease".into(), s(&lease)),
-            ("started_at".into(), n(now)),
-            (keys::EXPIRES_AT.into(), n(now + RECORD_TTL_SECS)),
-        ]);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // New, expired (TTL deletion lags), or abandoned by a dead executor.
-            .condition_expression(
-                "attribute_not_exists(#pk) OR #ttl < :now \
-                 OR (#status = :in_progress AND started_at < :stale)",
-            )
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#ttl", keys::EXPIRES_AT)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":in_progress", s("in_progress"))
-            .expression_attribute_values(":stale", n(now.saturating_sub(STALE_CLAIM_SECS)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let existing = match result {
-            Ok(_) => return Ok(Claim::Claimed { lease }),
-            Err(err) => match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
-                    failed.item.clone().unwrap_or_default()
-                }
-                _ => return Err(err.into()),
-            },
-        };
-        if get_s(&existing, "request_hash")? != request_hash {
-            return Ok(Claim::Mismatch);
-        }
-        if get_s(&existing, "status")? != "completed" {
-            return Ok(Claim::InProgress);
-        }
-        Ok(Claim::Replay {
-            status: get_n(&existing, "response_status")?,
-            body: get_s(&existing, "response_body")?.to_string(),
-        })
+        idempotency::claim(&self.client, &self.table, user, key_hash, request_hash, now).await
     }
 
     async fn release(&self, user: &UserId, key_hash: &str, lease: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::idempotency::record(user, key_hash)))
-            .condition_expression("lease = :lease")
-            .expression_attribute_values(":lease", s(lease))
-            .send()
-            .await;
-        match result {
-            // Already taken over by someone else: theirs to finish.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        idempotency::release(&self.client, &self.table, user, key_hash, lease).await
     }
+}
 
+impl CheckoutStore for DynamoCheckout {
     async fn commit(
         &self,
         user: &UserId,
@@ -246,32 +152,20 @@ impl CheckoutStore for DynamoCheckout {
                 .build(),
         )?;
         actions.push(TransactWriteItem::builder().delete(clear_cart).build());
-        let complete = built(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::idempotency::record(user, key_hash)))
-                .update_expression(
-                    "SET #status = :completed, response_status = :code, \
-                     response_body = :body, order_id = :order",
-                )
-                .condition_expression("lease = :lease AND #status = :in_progress")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":completed", s("completed"))
-                .expression_attribute_values(":in_progress", s("in_progress"))
-                .expression_attribute_values(":code", n(201))
-                .expression_attribute_values(":body", s(response_body))
-                .expression_attribute_values(":order", s(order.order_id.as_str()))
-                .expression_attribute_values(":lease", s(lease))
-                .build(),
-        )?;
-        actions.push(TransactWriteItem::builder().update(complete).build());
-        let placed = Event::new(Change::order_became(
-            OrderStatus::PendingPayment,
-            OrderRef {
-                order_id: order.order_id.clone(),
-                user_id: user.clone(),
+        actions.push(idempotency::complete_action(
+            &self.table,
+            &idempotency::Completion {
+                user,
+                key_hash,
+                lease,
+                status: 201,
+                body: response_body,
             },
-        ));
+        )?);
+        let placed = Event::new(Change::OrderPlaced(OrderRef {
+            order_id: order.order_id.clone(),
+            user_id: user.clone(),
+        }));
         actions.push(outbox::put_action(&self.table, &placed)?);
         if let Some(promotion) = promotion {
             actions.extend(promotions::redeem_actions(

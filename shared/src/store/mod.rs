@@ -5,6 +5,7 @@
 mod attr;
 pub mod carts;
 pub mod checkout;
+pub mod idempotency;
 pub mod notifications;
 pub mod orders;
 pub mod outbox;
@@ -17,9 +18,11 @@ pub mod users;
 
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
 pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout};
+pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore};
 pub use notifications::{DynamoNotifications, Notification, NotificationKind, NotificationStore};
 pub use orders::{
     DynamoOrders, Order, OrderListing, OrderPage, OrderPosition, OrderStore, PaymentOutcome,
+    RefundCommit, Settlement,
 };
 pub use outbox::{DynamoOutbox, OutboxStore, Pending, Relay};
 pub use products::{

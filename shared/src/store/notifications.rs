@@ -25,6 +25,8 @@ pub enum NotificationKind {
     OrderCancelled,
     /// Unpaid in time: the reservation was released.
     OrderExpired,
+    /// The provider confirmed a refund.
+    RefundIssued,
 }
 
 impl NotificationKind {
@@ -34,6 +36,7 @@ impl NotificationKind {
             Self::ShippingNotice => "shipping_notice",
             Self::OrderCancelled => "order_cancelled",
             Self::OrderExpired => "order_expired",
+            Self::RefundIssued => "refund_issued",
         }
     }
 }
@@ -47,6 +50,7 @@ impl TryFrom<String> for NotificationKind {
             Self::ShippingNotice,
             Self::OrderCancelled,
             Self::OrderExpired,
+            Self::RefundIssued,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)

@@ -9,14 +9,18 @@ use aws_sdk_dynamodb::{
 use serde::Serialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
+use super::built;
+use super::idempotency::{self, Completion};
 use super::outbox::{self, Relay};
 use super::StoreError;
 use crate::auth::UserId;
 use crate::domain::{
-    promotion::PromoCode, tax::AppliedTax, Line, OrderId, OrderStatus, PageLimit, ShippingAddress,
-    Total,
+    promotion::PromoCode,
+    refund::{Plan, Refund, RefundId, RefundStatus},
+    tax::AppliedTax,
+    Line, OrderId, OrderStatus, PageLimit, ShippingAddress, Total,
 };
-use crate::events::{Change, Event, OrderRef};
+use crate::events::{Change, Event, OrderRef, RefundRef};
 use crate::keys::{self, Item};
 use crate::payments::{PaymentEvent, PaymentEventType};
 
@@ -47,6 +51,22 @@ pub struct Order {
     #[serde(skip)]
     pub promotion_once: bool,
     pub shipping_address: ShippingAddress,
+    /// What the payment provider captured for the order: zero until it is
+    /// paid; more than `total` if it was paid twice (the excess is
+    /// refundable), or money that arrived after a cancel or expiry.
+    pub captured: Total,
+    /// What refunds have given back or are giving back (every refund not
+    /// `failed`). Never more than `captured`.
+    pub refunded: Total,
+    /// Oldest first.
+    pub refunds: Vec<Refund>,
+    /// Bumped by every refund change: the condition that serialises them.
+    #[serde(skip)]
+    pub refund_version: u64,
+    /// The status before the first refund, returned to if every refund
+    /// fails.
+    #[serde(skip)]
+    pub status_before_refund: Option<OrderStatus>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -84,6 +104,11 @@ pub(crate) fn encode_order(order: &Order) -> Result<Item, StoreError> {
     ]);
     if let Some(tax) = &order.tax_rate {
         item.insert("tax_rate".into(), s(to_json(tax)?));
+    }
+    // A new order has captured and refunded nothing; the attributes appear
+    // with the payment and the first refund.
+    if order.captured.amount > 0 {
+        item.insert("captured_amount".into(), n(order.captured.amount));
     }
     if let Some(code) = &order.promotion_code {
         item.insert("promotion_code".into(), s(code.as_str()));
@@ -124,9 +149,10 @@ pub(crate) fn decode_order(item: &Item) -> Result<Order, StoreError> {
         Some(_) => Some(get_parsed(item, "promotion_code")?),
         None => None,
     };
+    let status: OrderStatus = get_parsed(item, "status")?;
     Ok(Order {
         order_id: get_parsed(item, "order_id")?,
-        status: get_parsed(item, "status")?,
+        status,
         items: from_json(item, "items")?,
         subtotal: amount_or("subtotal_amount", total.amount)?,
         discount: amount_or("discount_amount", 0)?,
@@ -142,6 +168,29 @@ pub(crate) fn decode_order(item: &Item) -> Result<Order, StoreError> {
             Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
         ),
         shipping_address: from_json(item, "shipping_address")?,
+        // Orders paid before refunds existed did not store the capture: it
+        // was their total.
+        captured: amount_or(
+            "captured_amount",
+            if matches!(status, OrderStatus::Paid | OrderStatus::Shipped) {
+                total.amount
+            } else {
+                0
+            },
+        )?,
+        refunded: amount_or("refunded_amount", 0)?,
+        refunds: match item.get("refunds") {
+            Some(_) => from_json(item, "refunds")?,
+            None => Vec::new(),
+        },
+        refund_version: match item.get("refund_version") {
+            Some(_) => get_n(item, "refund_version")?,
+            None => 0,
+        },
+        status_before_refund: match item.get("status_before_refund") {
+            Some(_) => Some(get_parsed(item, "status_before_refund")?),
+            None => None,
+        },
         created_at: get_s(item, "created_at")?.to_string(),
         updated_at: get_s(item, "updated_at")?.to_string(),
         user_id: get_parsed(item, "user_id")?,
@@ -188,9 +237,32 @@ pub enum PaymentOutcome {
     /// Recorded; the order is not waiting for payment (failed payment, or
     /// already paid by another event).
     Recorded,
-    /// Money arrived for an order that was cancelled or expired meanwhile:
-    /// recorded and flagged so it is refunded, never silently kept.
+    /// Money arrived for an order that was cancelled, expired or already
+    /// paid: recorded and added to its capture so it is refunded, never
+    /// silently kept.
     RefundRequired,
+}
+
+/// What writing a refund change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundCommit {
+    Done,
+    /// The order changed since it was read; nothing written.
+    Changed,
+    /// The idempotency claim was taken over; nothing written.
+    LeaseLost,
+}
+
+/// What the provider's word on a refund did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    Settled(RefundStatus),
+    /// This event was applied before: nothing changed.
+    Duplicate,
+    /// The refund was already settled this way (or the other).
+    AlreadyFinal(RefundStatus),
+    /// The order changed since it was read; nothing written.
+    Changed,
 }
 
 /// Which orders a listing reads.
@@ -230,6 +302,40 @@ pub trait OrderStore: Send + Sync {
         order: &Order,
         now: &str,
     ) -> impl Future<Output = Result<PaymentOutcome, StoreError>> + Send;
+
+    /// Writes `refund` (priced by `plan` against `order` as read) to the
+    /// order, with the idempotency completion, the `refund.requested`
+    /// event and the restocked units, in one transaction conditional on the
+    /// order's refund version: `Changed` if any refund change or status
+    /// change came first (re-read and re-plan).
+    fn refund(
+        &self,
+        order: &Order,
+        refund: &Refund,
+        plan: &Plan,
+        completion: &Completion<'_>,
+    ) -> impl Future<Output = Result<RefundCommit, StoreError>> + Send;
+
+    /// The provider's final word on a refund, with the event record that
+    /// makes a repeat a no-op. A failed refund's money is refundable again.
+    /// `NotFound` when the order has no such refund.
+    fn settle_refund(
+        &self,
+        event: &PaymentEvent,
+        order: &Order,
+        refund_id: &RefundId,
+        succeeded: bool,
+        now: &str,
+    ) -> impl Future<Output = Result<Settlement, StoreError>> + Send;
+
+    /// `pending → submitted` once the provider accepted the refund; a
+    /// refund already past `pending` is left as it is (`Done`).
+    fn mark_refund_submitted(
+        &self,
+        order: &Order,
+        refund_id: &RefundId,
+        now: &str,
+    ) -> impl Future<Output = Result<RefundCommit, StoreError>> + Send;
 
     /// `paid → shipped`. `NotFound` / `ConditionFailed` otherwise.
     fn ship(
@@ -356,7 +462,7 @@ impl OrderStore for DynamoOrders {
             return Err(StoreError::ConditionFailed);
         }
         let returns = self.stock_returns(&order)?;
-        self.transition(&order, OrderStatus::Cancelled, now, returns)
+        self.transition(&order, OrderStatus::Cancelled, now, returns, None)
             .await
     }
 
@@ -370,7 +476,13 @@ impl OrderStore for DynamoOrders {
         if succeeded && order.status == OrderStatus::PendingPayment {
             let record = self.event_record(event, "paid", now)?;
             match self
-                .transition(order, OrderStatus::Paid, now, vec![record])
+                .transition(
+                    order,
+                    OrderStatus::Paid,
+                    now,
+                    vec![record],
+                    Some(event.amount),
+                )
                 .await
             {
                 Ok(_) => return Ok(PaymentOutcome::Paid),
@@ -384,21 +496,179 @@ impl OrderStore for DynamoOrders {
             .get(&order.order_id)
             .await?
             .unwrap_or_else(|| order.clone());
-        let outcome = match (succeeded, current.status) {
-            (true, OrderStatus::Cancelled | OrderStatus::Expired) => PaymentOutcome::RefundRequired,
-            _ => PaymentOutcome::Recorded,
-        };
-        let label = match outcome {
-            PaymentOutcome::RefundRequired => "refund_required",
-            _ if succeeded => "recorded",
-            _ => "payment_failed",
-        };
-        let mut item = keys::payment::event(event.id.as_str());
-        item.extend(self.event_attributes(event, label, now));
-        if super::put_if_absent(&self.client, &self.table, item).await? {
-            Ok(outcome)
+        if !succeeded || current.status == OrderStatus::PendingPayment {
+            let mut item = keys::payment::event(event.id.as_str());
+            let label = if succeeded {
+                "recorded"
+            } else {
+                "payment_failed"
+            };
+            item.extend(self.event_attributes(event, label, now));
+            return Ok(
+                if super::put_if_absent(&self.client, &self.table, item).await? {
+                    PaymentOutcome::Recorded
+                } else {
+                    PaymentOutcome::Duplicate
+                },
+            );
+        }
+        // Money for an order no longer awaiting it (cancelled, expired, or
+        // paid already): it joins the capture, so staff can refund it,
+        // together with the event record that makes a repeat a no-op.
+        let capture = built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::order::key(&order.order_id)))
+                .update_expression(
+                    "SET captured_amount = if_not_exists(captured_amount, :before) + :amount, \
+                     updated_at = :now",
+                )
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_values(":before", n(current.captured.amount))
+                .expression_attribute_values(":amount", n(event.amount))
+                .expression_attribute_values(":now", s(now))
+                .build(),
+        )?;
+        let actions = vec![
+            self.event_record(event, "refund_required", now)?,
+            TransactWriteItem::builder().update(capture).build(),
+        ];
+        match super::transact(&self.client, actions).await? {
+            Ok(()) => Ok(PaymentOutcome::RefundRequired),
+            Err(_) => Ok(PaymentOutcome::Duplicate),
+        }
+    }
+
+    async fn refund(
+        &self,
+        order: &Order,
+        refund: &Refund,
+        plan: &Plan,
+        completion: &Completion<'_>,
+    ) -> Result<RefundCommit, StoreError> {
+        let mut refunds = order.refunds.clone();
+        refunds.push(refund.clone());
+        let next = if plan.complete {
+            OrderStatus::Refunded
         } else {
-            Ok(PaymentOutcome::Duplicate)
+            OrderStatus::PartiallyRefunded
+        };
+        let update =
+            self.refund_update(order, &refunds, plan.refunded, next, &refund.created_at)?;
+        let event = Event::new(Change::RefundRequested(RefundRef {
+            order_id: order.order_id.clone(),
+            user_id: order.user_id.clone(),
+            refund_id: refund.refund_id.clone(),
+        }));
+        let mut actions = vec![
+            update,
+            idempotency::complete_action(&self.table, completion)?,
+            outbox::put_action(&self.table, &event)?,
+        ];
+        for line in &plan.restocked {
+            actions.push(self.stock_back(&line.sku, line.quantity.get())?);
+        }
+        match super::transact(&self.client, actions).await? {
+            Ok(()) => {
+                outbox::publish(self.relay.as_ref(), &event).await;
+                Ok(RefundCommit::Done)
+            }
+            Err(codes) if super::condition_failed(&codes, 1) => Ok(RefundCommit::LeaseLost),
+            Err(codes) if super::condition_failed(&codes, 0) => Ok(RefundCommit::Changed),
+            // A restocked product hard-deleted meanwhile: not something the
+            // API can do, so the item was edited by hand.
+            Err(codes) => Err(StoreError::Dynamo(format!("refund cancelled: {codes:?}"))),
+        }
+    }
+
+    async fn settle_refund(
+        &self,
+        event: &PaymentEvent,
+        order: &Order,
+        refund_id: &RefundId,
+        succeeded: bool,
+        now: &str,
+    ) -> Result<Settlement, StoreError> {
+        let Some(position) = order.refunds.iter().position(|r| &r.refund_id == refund_id) else {
+            return Err(StoreError::NotFound);
+        };
+        let current = order.refunds[position].status;
+        if current.is_final() {
+            return Ok(Settlement::AlreadyFinal(current));
+        }
+        let mut refunds = order.refunds.clone();
+        let outcome = if succeeded {
+            RefundStatus::Succeeded
+        } else {
+            RefundStatus::Failed
+        };
+        refunds[position].status = outcome;
+        refunds[position].updated_at = now.to_string();
+        let (refunded, next) = if succeeded {
+            (order.refunded, order.status)
+        } else {
+            // The money stayed with the shop: refundable again.
+            let refunded = order
+                .refunded
+                .checked_sub(refunds[position].amount)
+                .ok_or_else(|| StoreError::Corrupt("refunded below zero".into()))?;
+            let next = if refunded.amount == 0 {
+                order.status_before_refund.unwrap_or(order.status)
+            } else {
+                OrderStatus::PartiallyRefunded
+            };
+            (refunded, next)
+        };
+        let label = if succeeded {
+            "refund_succeeded"
+        } else {
+            "refund_failed"
+        };
+        let reference = RefundRef {
+            order_id: order.order_id.clone(),
+            user_id: order.user_id.clone(),
+            refund_id: refund_id.clone(),
+        };
+        let announced = Event::new(if succeeded {
+            Change::RefundSucceeded(reference)
+        } else {
+            Change::RefundFailed(reference)
+        });
+        let actions = vec![
+            self.refund_update(order, &refunds, refunded, next, now)?,
+            self.event_record(event, label, now)?,
+            outbox::put_action(&self.table, &announced)?,
+        ];
+        match super::transact(&self.client, actions).await? {
+            Ok(()) => {
+                outbox::publish(self.relay.as_ref(), &announced).await;
+                Ok(Settlement::Settled(outcome))
+            }
+            Err(codes) if super::condition_failed(&codes, 1) => Ok(Settlement::Duplicate),
+            Err(_) => Ok(Settlement::Changed),
+        }
+    }
+
+    async fn mark_refund_submitted(
+        &self,
+        order: &Order,
+        refund_id: &RefundId,
+        now: &str,
+    ) -> Result<RefundCommit, StoreError> {
+        let mut refunds = order.refunds.clone();
+        let Some(refund) = refunds.iter_mut().find(|r| &r.refund_id == refund_id) else {
+            return Err(StoreError::NotFound);
+        };
+        if refund.status != RefundStatus::Pending {
+            return Ok(RefundCommit::Done);
+        }
+        refund.status = RefundStatus::Submitted;
+        refund.updated_at = now.to_string();
+        let update = self.refund_update(order, &refunds, order.refunded, order.status, now)?;
+        match super::transact(&self.client, vec![update]).await? {
+            Ok(()) => Ok(RefundCommit::Done),
+            Err(_) => Ok(RefundCommit::Changed),
         }
     }
 
@@ -407,7 +677,7 @@ impl OrderStore for DynamoOrders {
         if order.status != OrderStatus::Paid {
             return Err(StoreError::ConditionFailed);
         }
-        self.transition(&order, OrderStatus::Shipped, now, Vec::new())
+        self.transition(&order, OrderStatus::Shipped, now, Vec::new(), None)
             .await
     }
 
@@ -448,7 +718,7 @@ impl OrderStore for DynamoOrders {
             return Err(StoreError::ConditionFailed);
         }
         let returns = self.stock_returns(order)?;
-        self.transition(order, OrderStatus::Expired, now, returns)
+        self.transition(order, OrderStatus::Expired, now, returns, None)
             .await
     }
 
@@ -499,27 +769,38 @@ impl DynamoOrders {
         next: OrderStatus,
         now: &str,
         extra: Vec<TransactWriteItem>,
+        captured: Option<u64>,
     ) -> Result<Order, StoreError> {
+        let mut set =
+            String::from("SET #status = :next, #status_pk = :partition, updated_at = :now");
+        if captured.is_some() {
+            set.push_str(", captured_amount = :captured");
+        }
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::order::key(&order.order_id)))
-            .update_expression("SET #status = :next, #status_pk = :partition, updated_at = :now")
+            .update_expression(set)
             .condition_expression("#status = :current")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#status_pk", keys::GSI2.pk)
             .expression_attribute_values(":next", s(next.as_str()))
             .expression_attribute_values(":partition", keys::order::status_partition(next))
             .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":current", s(order.status.as_str()))
-            .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        let event = Event::new(Change::order_became(
+            .expression_attribute_values(":current", s(order.status.as_str()));
+        let update = match captured {
+            Some(amount) => update.expression_attribute_values(":captured", n(amount)),
+            None => update,
+        };
+        let update = built(update.build())?;
+        let change = Change::order_became(
             next,
             OrderRef {
                 order_id: order.order_id.clone(),
                 user_id: order.user_id.clone(),
             },
-        ));
+        )
+        .ok_or_else(|| StoreError::Corrupt(format!("no transition to {}", next.as_str())))?;
+        let event = Event::new(change);
         let mut actions = vec![
             TransactWriteItem::builder().update(update).build(),
             outbox::put_action(&self.table, &event)?,
@@ -531,11 +812,62 @@ impl DynamoOrders {
                 Ok(Order {
                     status: next,
                     updated_at: now.to_string(),
+                    captured: captured.map_or(order.captured, |amount| Total {
+                        amount,
+                        ..order.captured
+                    }),
                     ..order.clone()
                 })
             }
             Err(_) => Err(StoreError::ConditionFailed),
         }
+    }
+
+    /// The order's refund state replaced, conditional on the refund
+    /// version and status it was read with, so concurrent refund changes
+    /// serialise: the loser re-reads and re-plans. Also pins the capture,
+    /// which older orders did not store.
+    fn refund_update(
+        &self,
+        order: &Order,
+        refunds: &[Refund],
+        refunded: Total,
+        next: OrderStatus,
+        now: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let version = if order.refund_version == 0 {
+            "attribute_not_exists(refund_version)"
+        } else {
+            "refund_version = :version"
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::order::key(&order.order_id)))
+            .update_expression(
+                "SET refunds = :refunds, refunded_amount = :refunded, \
+                 captured_amount = :captured, refund_version = :next_version, \
+                 #status = :next, #status_pk = :partition, updated_at = :now, \
+                 status_before_refund = if_not_exists(status_before_refund, :current)",
+            )
+            .condition_expression(format!("#status = :current AND {version}"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#status_pk", keys::GSI2.pk)
+            .expression_attribute_values(":refunds", s(to_json(&refunds)?))
+            .expression_attribute_values(":refunded", n(refunded.amount))
+            .expression_attribute_values(":captured", n(order.captured.amount))
+            .expression_attribute_values(":next_version", n(order.refund_version + 1))
+            .expression_attribute_values(":next", s(next.as_str()))
+            .expression_attribute_values(":partition", keys::order::status_partition(next))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":current", s(order.status.as_str()));
+        let update = if order.refund_version == 0 {
+            update
+        } else {
+            update.expression_attribute_values(":version", n(order.refund_version))
+        };
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
     }
 
     fn event_attributes(
@@ -593,18 +925,26 @@ impl DynamoOrders {
         order
             .items
             .iter()
-            .map(|line| {
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(keys::product::key(&line.sku)))
-                    .update_expression("ADD stock :qty")
-                    .condition_expression("attribute_exists(#pk)")
-                    .expression_attribute_names("#pk", keys::PK)
-                    .expression_attribute_values(":qty", n(line.quantity.get()))
-                    .build()
-                    .map(|update| TransactWriteItem::builder().update(update).build())
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))
-            })
+            .map(|line| self.stock_back(&line.sku, line.quantity.get()))
             .collect()
+    }
+
+    /// `units` of `sku` back on the shelf, as a transaction action.
+    fn stock_back(
+        &self,
+        sku: &crate::domain::Sku,
+        units: u32,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::product::key(sku)))
+                .update_expression("ADD stock :qty")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_values(":qty", n(units))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }

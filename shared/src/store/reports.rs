@@ -59,10 +59,13 @@ pub struct SkuSales {
     pub revenue: Total,
 }
 
-/// What a report found: orders that were paid (or since shipped) among
-/// those placed in its window, their revenue, and per-SKU units and revenue
-/// in SKU order. Revenue is net sales: after discounts, before tax; the
-/// tax collected on those orders is its own figure.
+/// What a report found: orders that were paid (or since shipped or
+/// refunded) among those placed in its window, their revenue, and per-SKU
+/// units and revenue in SKU order. Revenue is net sales: after discounts
+/// and refunds, before tax; the tax collected on those orders, less the
+/// share refunds gave back, is its own figure. `refunded` is what refunds
+/// gave back (or are giving back) in all. Per-SKU figures are as sold,
+/// before refunds: an amount-only refund belongs to no SKU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportSummary {
     pub orders: u64,
@@ -70,6 +73,9 @@ pub struct ReportSummary {
     /// Reports written before tax existed have none: zero.
     #[serde(default = "Total::zero_usd")]
     pub tax: Total,
+    /// Reports written before refunds existed have none: zero.
+    #[serde(default = "Total::zero_usd")]
+    pub refunded: Total,
     pub skus: Vec<SkuSales>,
 }
 
@@ -79,6 +85,8 @@ impl ReportSummary {
     pub fn of(orders: &[Order]) -> Option<Self> {
         let mut revenue = Total::zero(Currency::Usd);
         let mut tax = Total::zero(Currency::Usd);
+        let mut refunded = Total::zero(Currency::Usd);
+        let mut refunds = (0u64, 0u64);
         let mut skus: BTreeMap<Sku, (u64, Total)> = BTreeMap::new();
         for order in orders {
             let inclusive = order
@@ -86,6 +94,15 @@ impl ReportSummary {
                 .as_ref()
                 .is_some_and(|t| t.prices_include_tax);
             tax = tax.checked_add(order.tax)?;
+            refunded = refunded.checked_add(order.refunded)?;
+            // A refund gives back net sales and tax in the order's own
+            // proportion; money beyond the total (a second payment) was
+            // never a sale.
+            let back = order.refunded.amount.min(order.total.amount);
+            let back_tax =
+                crate::domain::refund::share_of(order.tax.amount, back, order.total.amount);
+            refunds.0 = refunds.0.checked_add(back - back_tax)?;
+            refunds.1 = refunds.1.checked_add(back_tax)?;
             for line in &order.items {
                 // Net of the line's share of the discount and of the tax
                 // its price included, so the SKUs add up to the revenue.
@@ -101,10 +118,19 @@ impl ReportSummary {
                 entry.1 = entry.1.checked_add(sales)?;
             }
         }
+        let revenue = Total {
+            amount: revenue.amount.checked_sub(refunds.0)?,
+            ..revenue
+        };
+        let tax = Total {
+            amount: tax.amount.checked_sub(refunds.1)?,
+            ..tax
+        };
         Some(Self {
             orders: u64::try_from(orders.len()).ok()?,
             revenue,
             tax,
+            refunded,
             skus: skus
                 .into_iter()
                 .map(|(sku, (units, revenue))| SkuSales {

@@ -326,6 +326,7 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         domain::{Currency, Line, Money, OrderId, OrderStatus, Quantity, Total},
         store::{
             Cart, CartLine, CartStore, CheckoutStore, Claim, Commit, DynamoCarts, DynamoCheckout,
+            IdempotencyStore,
         },
     };
     let user = UserId::generate();
@@ -378,6 +379,11 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
             "name": "Ada", "line1": "1 Way", "city": "London", "postal_code": "N1", "country": "GB"
         }))
         .expect("address"),
+        captured: Total::zero(Currency::Usd),
+        refunded: Total::zero(Currency::Usd),
+        refunds: Vec::new(),
+        refund_version: 0,
+        status_before_refund: None,
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),
         user_id: user.clone(),

@@ -1,0 +1,207 @@
+//! POST /v1/admin/orders/{id}/refunds (admin, Idempotency-Key)
+//! `{amount?, lines?, restock, reason}`: gives captured money back, in full
+//! or in part, and optionally puts the refunded units back in stock.
+//!
+//! 3 DynamoDB calls: claim the key, read the order, and one transaction
+//! that writes the refund onto the order (conditional on the order's refund
+//! version, so the sum of refunds can never pass the capture whatever runs
+//! at once), completes the key, restocks, and queues `refund.requested` in
+//! the outbox; the refunds worker sends it to the payment provider, whose
+//! webhook settles it. A concurrent refund of the same order makes the
+//! write lose its condition: the order is read and the request priced
+//! again, so a request that no longer fits is refused rather than cut.
+//!
+//! Same key and body again → the stored 201 with `Idempotent-Replayed:
+//! true`; another body (or another order) → 422; while the first runs →
+//! 409. A refusal wrote nothing and gives the key back.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use quiet_core::{
+    auth::{authenticate, sha256_hex, AuthUser, Role},
+    clock,
+    deps::RefundAdmin,
+    domain::{
+        refund::{self, Refund, RefundId, RefundRequest, RefundStatus, Refundable, Refusal},
+        OrderId, OrderStatus,
+    },
+    http::{idempotency_key, json_body, order_id_param, stored_json},
+    openapi::{ProblemDoc, PROBLEM_JSON},
+    store::{Claim, Completion, IdempotencyStore, Order, OrderStore, RefundCommit, StoreError},
+    ApiError,
+};
+use serde::Serialize;
+
+/// Tries against an order that other refunds keep changing.
+const ATTEMPTS: usize = 8;
+
+/// The refund made, and the order as it now stands.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Refunded {
+    pub refund: Refund,
+    pub order: Order,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/orders/{id}/refunds",
+    tag = "admin",
+    operation_id = "create-refund",
+    request_body(content = RefundRequest, content_type = "application/json"),
+    params(
+        ("id" = quiet_core::domain::OrderId, Path, description = "An order id; anything that cannot be one is 404"),
+        ("idempotency-key" = String, Header, description = "1 to 255 characters, unique per refund")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The refund, pending at the provider, and the order; a replay carries Idempotent-Replayed: true", body = Refunded, headers(("idempotent-replayed" = Option<String>))),
+        (status = 400, description = "Idempotency-Key missing or too long, or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 404, description = "No such order", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "Nothing captured (unpaid), more than is left to refund, everything refunded already, the order's refund limit reached, or this key still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Invalid body; a sku not in the order or more units than are left; restock of units already restocked (or of a cancelled order's, whose stock went back then); another currency; or the key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
+    )
+)]
+pub async fn handler<O: OrderStore, I: IdempotencyStore>(
+    deps: &RefundAdmin<O, I>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let admin = authenticate(&req, &deps.verifier)?;
+    admin.require(Role::Admin)?;
+    let id = order_id_param(&req)?;
+    // Scoped to this route, so a key reused for a checkout is no clash.
+    let key_hash = sha256_hex(format!("refunds\n{}", idempotency_key(&req)?).as_bytes());
+    let body: RefundRequest = json_body(&req)?;
+    let request_hash = serde_json::to_string(&(&id, &body))
+        .map(|canonical| sha256_hex(canonical.as_bytes()))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+
+    let lease = match deps
+        .idempotency
+        .claim(&admin.id, &key_hash, &request_hash, clock::now())
+        .await?
+    {
+        Claim::Claimed { lease } => lease,
+        Claim::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
+            return Ok(stored_json(status, body, true));
+        }
+        Claim::InProgress => return Err(in_progress()),
+        Claim::Mismatch => {
+            return Err(ApiError::validation(
+                "Idempotency-Key",
+                "this key was already used with a different request",
+            ))
+        }
+    };
+    let result = make(deps, &admin, &id, &body, &key_hash, &lease).await;
+    // Every error path wrote nothing: let a retry with this key run again.
+    if result.is_err() {
+        if let Err(release) = deps.idempotency.release(&admin.id, &key_hash, &lease).await {
+            tracing::error!(error = %release, "idempotency claim not released");
+        }
+    }
+    result
+}
+
+fn in_progress() -> ApiError {
+    ApiError::Conflict("a refund with this Idempotency-Key is still in progress".into())
+}
+
+async fn make<O: OrderStore, I: IdempotencyStore>(
+    deps: &RefundAdmin<O, I>,
+    admin: &AuthUser,
+    id: &OrderId,
+    request: &RefundRequest,
+    key_hash: &str,
+    lease: &str,
+) -> Result<Response<Body>, ApiError> {
+    for _ in 0..ATTEMPTS {
+        let order = deps
+            .orders
+            .get(id)
+            .await?
+            .ok_or_else(ApiError::order_not_found)?;
+        if order.status == OrderStatus::PendingPayment {
+            return Err(ApiError::Conflict(
+                "the order is not paid; cancel it instead".into(),
+            ));
+        }
+        let base = order.status_before_refund.unwrap_or(order.status);
+        let plan = refund::plan(
+            Refundable {
+                lines: &order.items,
+                captured: order.captured,
+                refunded: order.refunded,
+                refunds: &order.refunds,
+                prices_include_tax: order
+                    .tax_rate
+                    .as_ref()
+                    .is_some_and(|tax| tax.prices_include_tax),
+                stock_released: matches!(base, OrderStatus::Cancelled | OrderStatus::Expired),
+            },
+            request,
+        )
+        .map_err(refused)?;
+        let now = clock::now_rfc3339();
+        let refund = Refund {
+            refund_id: RefundId::generate(),
+            amount: plan.amount,
+            lines: plan.lines.clone(),
+            restocked: plan.restocked.clone(),
+            reason: request.reason.clone(),
+            status: RefundStatus::Pending,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        };
+        let mut after = order.clone();
+        after.status = if plan.complete {
+            OrderStatus::Refunded
+        } else {
+            OrderStatus::PartiallyRefunded
+        };
+        after.refunded = plan.refunded;
+        after.refunds.push(refund.clone());
+        after.updated_at = now;
+        let response = Refunded {
+            refund: refund.clone(),
+            order: after,
+        };
+        let body =
+            serde_json::to_string(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let completion = Completion {
+            user: &admin.id,
+            key_hash,
+            lease,
+            status: 201,
+            body: &body,
+        };
+        match deps
+            .orders
+            .refund(&order, &refund, &plan, &completion)
+            .await?
+        {
+            RefundCommit::Done => {
+                tracing::info!(
+                    order_id = %order.order_id,
+                    refund_id = %refund.refund_id,
+                    amount = refund.amount.amount,
+                    restocked = refund.restocked.len(),
+                    "refund requested"
+                );
+                return Ok(stored_json(StatusCode::CREATED, body, false));
+            }
+            RefundCommit::Changed => continue,
+            RefundCommit::LeaseLost => return Err(in_progress()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the order kept changing; retry with the same Idempotency-Key".into(),
+    ))
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal.field() {
+        Some(field) => ApiError::validation(field, refusal.to_string()),
+        None => ApiError::Conflict(refusal.to_string()),
+    }
+}

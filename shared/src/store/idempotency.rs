@@ -1,0 +1,207 @@
+//! Idempotency records: the claim a mutating request makes on its key
+//! before it does anything, and the completion that stores its response in
+//! the same transaction as its effect.
+//!
+//! `claim` writes the record (`PutItem`, conditional). On a conflict
+//! DynamoDB returns the existing record (`ALL_OLD`), which says replay,
+//! still running, or another body, with no second read. The executor then
+//! commits its effect together with [`complete_action`] (conditional on its
+//! lease), or [`release`]s the claim after a failure that wrote nothing, so
+//! a retry runs again instead of replaying an error.
+//!
+//! A claim left `in_progress` by a crashed executor can be taken over after
+//! [`STALE_CLAIM_SECS`]; the lease condition on completion makes sure only
+//! one executor's transaction can ever succeed.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::{
+    types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update},
+    Client,
+};
+
+use super::attr::{get_n, get_s, n, s};
+use super::{built, StoreError};
+use crate::auth::UserId;
+use crate::keys;
+
+/// Idempotency records are kept for 24 hours (TTL).
+pub const RECORD_TTL_SECS: u64 = 24 * 60 * 60;
+/// An `in_progress` claim older than this belonged to an executor that died
+/// (functions time out after 10 s).
+pub const STALE_CLAIM_SECS: u64 = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours to execute, under this lease.
+    Claimed { lease: String },
+    /// Already completed with the same body: send this response again.
+    Replay { status: u16, body: String },
+    /// Another request with this key is running.
+    InProgress,
+    /// This key was used with a different body.
+    Mismatch,
+}
+
+/// The response a claimed request completes with.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion<'a> {
+    pub user: &'a UserId,
+    pub key_hash: &'a str,
+    pub lease: &'a str,
+    pub status: u16,
+    pub body: &'a str,
+}
+
+pub trait IdempotencyStore: Send + Sync {
+    fn claim(
+        &self,
+        user: &UserId,
+        key_hash: &str,
+        request_hash: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    fn release(
+        &self,
+        user: &UserId,
+        key_hash: &str,
+        lease: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoIdempotency {
+    client: Client,
+    table: String,
+}
+
+impl DynamoIdempotency {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl IdempotencyStore for DynamoIdempotency {
+    async fn claim(
+        &self,
+        user: &UserId,
+        key_hash: &str,
+        request_hash: &str,
+        now: u64,
+    ) -> Result<Claim, StoreError> {
+        claim(&self.client, &self.table, user, key_hash, request_hash, now).await
+    }
+
+    async fn release(&self, user: &UserId, key_hash: &str, lease: &str) -> Result<(), StoreError> {
+        release(&self.client, &self.table, user, key_hash, lease).await
+    }
+}
+
+pub(crate) async fn claim(
+    client: &Client,
+    table: &str,
+    user: &UserId,
+    key_hash: &str,
+    request_hash: &str,
+    now: u64,
+) -> Result<Claim, StoreError> {
+    let lease = crate::auth::new_family_id();
+    let mut item = keys::idempotency::record(user, key_hash);
+    item.extend([
+        ("status".into(), s("in_progress")),
+        ("request_hash".into(), s(request_hash)),
+        ("lease".into(), s(&lease)),
+        ("started_at".into(), n(now)),
+        (keys::EXPIRES_AT.into(), n(now + RECORD_TTL_SECS)),
+    ]);
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        // New, expired (TTL deletion lags), or abandoned by a dead executor.
+        .condition_expression(
+            "attribute_not_exists(#pk) OR #ttl < :now \
+             OR (#status = :in_progress AND started_at < :stale)",
+        )
+        .expression_attribute_names("#pk", keys::PK)
+        .expression_attribute_names("#ttl", keys::EXPIRES_AT)
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":now", n(now))
+        .expression_attribute_values(":in_progress", s("in_progress"))
+        .expression_attribute_values(":stale", n(now.saturating_sub(STALE_CLAIM_SECS)))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    let existing = match result {
+        Ok(_) => return Ok(Claim::Claimed { lease }),
+        Err(err) => match err.as_service_error() {
+            Some(
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
+                    failed,
+                ),
+            ) => failed.item.clone().unwrap_or_default(),
+            _ => return Err(err.into()),
+        },
+    };
+    if get_s(&existing, "request_hash")? != request_hash {
+        return Ok(Claim::Mismatch);
+    }
+    if get_s(&existing, "status")? != "completed" {
+        return Ok(Claim::InProgress);
+    }
+    Ok(Claim::Replay {
+        status: get_n(&existing, "response_status")?,
+        body: get_s(&existing, "response_body")?.to_string(),
+    })
+}
+
+pub(crate) async fn release(
+    client: &Client,
+    table: &str,
+    user: &UserId,
+    key_hash: &str,
+    lease: &str,
+) -> Result<(), StoreError> {
+    let result = client
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(keys::idempotency::record(user, key_hash)))
+        .condition_expression("lease = :lease")
+        .expression_attribute_values(":lease", s(lease))
+        .send()
+        .await;
+    // Already taken over by someone else: theirs to finish.
+    super::unless_condition_failed(result).map(|_| ())
+}
+
+/// The record's completion as a transaction action: fails (and so cancels
+/// the effect it travels with) unless the caller still holds its lease.
+pub(crate) fn complete_action(
+    table: &str,
+    completion: &Completion<'_>,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = built(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(keys::idempotency::record(
+                completion.user,
+                completion.key_hash,
+            )))
+            .update_expression(
+                "SET #status = :completed, response_status = :code, response_body = :body",
+            )
+            .condition_expression("lease = :lease AND #status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", s("completed"))
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":code", n(completion.status))
+            .expression_attribute_values(":body", s(completion.body))
+            .expression_attribute_values(":lease", s(completion.lease))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
