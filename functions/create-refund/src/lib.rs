@@ -154,11 +154,7 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
             updated_at: now.clone(),
         };
         let mut after = order.clone();
-        after.status = if plan.complete {
-            OrderStatus::Refunded
-        } else {
-            OrderStatus::PartiallyRefunded
-        };
+        after.status = plan.status();
         after.refunded = plan.refunded;
         after.refunds.push(refund.clone());
         after.updated_at = now;

@@ -220,6 +220,17 @@ pub struct Plan {
     pub complete: bool,
 }
 
+impl Plan {
+    /// The order's status once this refund is made.
+    pub fn status(&self) -> super::OrderStatus {
+        if self.complete {
+            super::OrderStatus::Refunded
+        } else {
+            super::OrderStatus::PartiallyRefunded
+        }
+    }
+}
+
 /// Why a refund cannot be made; each is a 409 or 422 a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {

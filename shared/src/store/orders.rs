@@ -549,13 +549,13 @@ impl OrderStore for DynamoOrders {
     ) -> Result<RefundCommit, StoreError> {
         let mut refunds = order.refunds.clone();
         refunds.push(refund.clone());
-        let next = if plan.complete {
-            OrderStatus::Refunded
-        } else {
-            OrderStatus::PartiallyRefunded
-        };
-        let update =
-            self.refund_update(order, &refunds, plan.refunded, next, &refund.created_at)?;
+        let update = self.refund_update(
+            order,
+            &refunds,
+            plan.refunded,
+            plan.status(),
+            &refund.created_at,
+        )?;
         let event = Event::new(Change::RefundRequested(RefundRef {
             order_id: order.order_id.clone(),
             user_id: order.user_id.clone(),
