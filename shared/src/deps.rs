@@ -15,14 +15,17 @@ use crate::{
 /// token verifier (each checks the caller's role itself).
 pub struct CatalogAdmin<P> {
     pub products: P,
+    pub idempotency: DynamoIdempotency,
     pub verifier: TokenVerifier,
 }
 
 impl CatalogAdmin<DynamoProducts> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
         Ok(Self {
-            products: DynamoProducts::new(config.dynamodb(), &config.table_name),
+            products: DynamoProducts::new(dynamodb.clone(), &config.table_name),
+            idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
         })
     }
@@ -129,6 +132,7 @@ impl Checkout<DynamoCheckout, DynamoCarts, DynamoPricing> {
 /// What the admin promotion functions need.
 pub struct PromotionAdmin<R> {
     pub promotions: R,
+    pub idempotency: DynamoIdempotency,
     pub verifier: TokenVerifier,
     pub cursor_key: CursorKey,
 }
@@ -136,8 +140,10 @@ pub struct PromotionAdmin<R> {
 impl PromotionAdmin<DynamoPromotions> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
         Ok(Self {
-            promotions: DynamoPromotions::new(config.dynamodb(), &config.table_name),
+            promotions: DynamoPromotions::new(dynamodb.clone(), &config.table_name),
+            idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
             cursor_key: CursorKey::from_env()?,
         })
@@ -191,6 +197,8 @@ impl RefundAdmin<DynamoOrders, DynamoIdempotency> {
 /// What the order functions need (customers' and staff's alike).
 pub struct Orders<O> {
     pub orders: O,
+    /// For the functions that change an order (`Idempotency-Key`).
+    pub idempotency: DynamoIdempotency,
     pub verifier: TokenVerifier,
     pub cursor_key: CursorKey,
 }
@@ -198,8 +206,10 @@ pub struct Orders<O> {
 impl Orders<DynamoOrders> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
         Ok(Self {
-            orders: DynamoOrders::new(config.dynamodb(), &config.table_name),
+            orders: DynamoOrders::new(dynamodb.clone(), &config.table_name),
+            idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
             cursor_key: CursorKey::from_env()?,
         })
@@ -209,9 +219,11 @@ impl Orders<DynamoOrders> {
     /// order events queue right after the commit.
     pub fn publishing_from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
         let relay = Relay::from_env(&config, &[Topic::Orders])?;
         Ok(Self {
-            orders: DynamoOrders::new(config.dynamodb(), &config.table_name).with_relay(relay),
+            idempotency: DynamoIdempotency::new(dynamodb.clone(), &config.table_name),
+            orders: DynamoOrders::new(dynamodb, &config.table_name).with_relay(relay),
             verifier: keys::verifier_from_env()?,
             cursor_key: CursorKey::from_env()?,
         })

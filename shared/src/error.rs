@@ -68,7 +68,17 @@ pub enum ApiError {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("internal error: {0}")]
-    Internal(#[from] StoreError),
+    Internal(StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            // Not a fault: a retry of the same Idempotency-Key took over.
+            StoreError::LeaseLost => crate::idempotent::in_progress(),
+            err => Self::Internal(err),
+        }
+    }
 }
 
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -359,15 +359,23 @@ pub mod tax {
 
 pub mod idempotency {
     use super::*;
-    use crate::auth::UserId;
+    use crate::auth::{sha256_hex, Email, UserId};
 
-    /// A checkout's idempotency record, scoped to its user. The client's
-    /// key is hashed: any 1..=255 characters make a valid, bounded key.
-    pub fn record(user: &UserId, key_hash: &str) -> Item {
-        single(
-            format!("USER#{}", user.as_str()),
-            &format!("IDEMPOTENCY#{key_hash}"),
-        )
+    /// A signed-in caller's keys live beside its profile.
+    pub fn user_scope(user: &UserId) -> String {
+        format!("USER#{}", user.as_str())
+    }
+
+    /// A registering caller's keys, by the email it registers (hashed: the
+    /// partition is not a directory of addresses).
+    pub fn email_scope(email: &Email) -> String {
+        format!("REGISTERING#{}", sha256_hex(email.as_str().as_bytes()))
+    }
+
+    /// An idempotency record in its scope. The client's key is hashed: any
+    /// 1..=255 characters make a valid, bounded key.
+    pub fn record(scope: &str, key_hash: &str) -> Item {
+        single(scope.to_string(), &format!("IDEMPOTENCY#{key_hash}"))
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`error`]: the one API error enum and its one mapping to problem+json.
 //! - [`http`]: the edge every HTTP function shares (body limits, JSON parsing,
 //!   request/correlation ids, the per-request log line).
+//! - [`idempotent`]: `Idempotency-Key` for every mutating POST.
 //! - [`openapi`]: the shared parts of the OpenAPI document (schemas of the
 //!   domain's primitive types, the edge's responses).
 //! - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
@@ -23,6 +24,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod idempotent;
 pub mod keys;
 pub mod openapi;
 pub mod pages;

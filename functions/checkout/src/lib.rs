@@ -13,11 +13,11 @@
 //! key back, so the same key can be retried once the cart is fixed.
 
 use lambda_http::{
-    http::{header, HeaderValue, StatusCode},
+    http::{header, StatusCode},
     Body, Request, Response,
 };
 use quiet_core::{
-    auth::{authenticate, sha256_hex, AuthUser},
+    auth::{authenticate, AuthUser},
     clock,
     deps::Checkout,
     domain::{
@@ -26,9 +26,13 @@ use quiet_core::{
         tax::{self, AppliedTax},
         Category, Line, OrderId, OrderStatus, ShippingAddress, Total,
     },
-    http::{idempotency_key, json_body, stored_json},
+    http::{idempotency_key, json_body},
+    idempotent::{self, Begin, Ticket},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{CartStore, CheckoutStore, Claim, Commit, Order, PricingStore, Promotion, StoreError},
+    store::{
+        CartStore, CheckoutStore, Commit, Order, PricingStore, Promotion, Scope, StoreError,
+        StoredResponse,
+    },
     ApiError,
 };
 use serde::{Deserialize, Serialize};
@@ -39,21 +43,6 @@ pub use quiet_core::http::{IDEMPOTENCY_KEY, REPLAYED};
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
     shipping_address: ShippingAddress,
-}
-
-fn order_response(status: StatusCode, body: String, replayed: bool) -> Response<Body> {
-    let location = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|order| {
-            order["order_id"]
-                .as_str()
-                .map(|id| format!("/v1/orders/{id}"))
-        });
-    let mut response = stored_json(status, body, replayed);
-    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
 }
 
 #[utoipa::path(
@@ -78,54 +67,33 @@ pub async fn handler<K: CheckoutStore, C: CartStore, L: PricingStore>(
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;
-    let key_hash = sha256_hex(idempotency_key(&req)?.as_bytes());
+    idempotency_key(&req)?;
     let body: CheckoutRequest = json_body(&req)?;
     // The parsed body re-serialised: the same request however it was
     // spaced or ordered.
-    let request_hash = serde_json::to_string(&body)
-        .map(|canonical| sha256_hex(canonical.as_bytes()))
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-
-    let now = clock::now();
-    let lease = match deps
-        .checkout
-        .claim(&user.id, &key_hash, &request_hash, now)
-        .await?
+    let canonical = serde_json::to_string(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ticket = match idempotent::begin_required(
+        &deps.checkout,
+        &req,
+        Scope::user(&user.id),
+        "checkout",
+        &canonical,
+    )
+    .await?
     {
-        Claim::Claimed { lease } => lease,
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
-            return Ok(order_response(status, body, true));
-        }
-        Claim::InProgress => {
-            return Err(ApiError::Conflict(
-                "a checkout with this Idempotency-Key is still in progress".into(),
-            ))
-        }
-        Claim::Mismatch => {
-            return Err(ApiError::validation(
-                "Idempotency-Key",
-                "this key was already used with a different request body",
-            ))
-        }
+        Begin::Run(ticket) => ticket,
+        Begin::Replay(response) => return Ok(response),
     };
-
-    let result = place(deps, &user, &key_hash, &lease, body.shipping_address).await;
     // Every error path of `place` wrote nothing (the commit is one
-    // transaction): let a retry with this key run again.
-    if result.is_err() {
-        if let Err(release) = deps.checkout.release(&user.id, &key_hash, &lease).await {
-            tracing::error!(error = %release, "idempotency claim not released");
-        }
-    }
-    result
+    // transaction): the key goes back, so a retry runs again.
+    let result = place(deps, &user, &ticket, body.shipping_address).await;
+    idempotent::release_on_error(&deps.checkout, Some(&ticket), result).await
 }
 
 async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
     deps: &Checkout<K, C, L>,
     user: &AuthUser,
-    key_hash: &str,
-    lease: &str,
+    ticket: &Ticket,
     shipping_address: ShippingAddress,
 ) -> Result<Response<Body>, ApiError> {
     let cart = deps.carts.get(&user.id).await?;
@@ -237,29 +205,33 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
         created_ms: clock::now_ms(),
     };
     let body = serde_json::to_string(&order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let stored = StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        body,
+        headers: vec![(
+            header::LOCATION.as_str().to_string(),
+            format!("/v1/orders/{}", order.order_id),
+        )],
+    };
     match deps
         .checkout
         .commit(
             &user.id,
-            key_hash,
-            lease,
             &order,
             cart.version,
             promotion,
-            &body,
+            &ticket.completion(&stored),
         )
         .await?
     {
-        Commit::Placed => Ok(order_response(StatusCode::CREATED, body, false)),
+        Commit::Placed => Ok(idempotent::sent(stored)),
         Commit::OutOfStock(skus) => Err(ApiError::InsufficientStock(
             skus.iter().map(ToString::to_string).collect(),
         )),
         Commit::CartChanged => Err(ApiError::Conflict(
             "the cart changed during checkout; review it and try again".into(),
         )),
-        Commit::LeaseLost => Err(ApiError::Conflict(
-            "a checkout with this Idempotency-Key is still in progress".into(),
-        )),
+        Commit::LeaseLost => Err(idempotent::in_progress()),
         Commit::PromotionExhausted => Err(refused(promotion, Refusal::RanOut)),
         Commit::PromotionAlreadyUsed => Err(refused(promotion, Refusal::AlreadyUsed)),
     }

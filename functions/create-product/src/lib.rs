@@ -1,4 +1,6 @@
 //! POST /v1/products (admin): a new product, 201 with its ETag and Location.
+//! With an `Idempotency-Key`, a retry gets that 201 again instead of the
+//! 409 a second create of the SKU would be.
 
 use lambda_http::{
     http::{header, HeaderValue, StatusCode},
@@ -9,8 +11,9 @@ use quiet_core::{
     clock::now_rfc3339,
     deps::CatalogAdmin,
     http::{json, json_body},
+    idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{NewProduct, ProductStore, StoreError},
+    store::{NewProduct, ProductStore, Scope, StoreError},
     ApiError,
 };
 
@@ -20,20 +23,42 @@ use quiet_core::{
     tag = "admin",
     operation_id = "create-product",
     request_body(content = quiet_core::store::NewProduct, content_type = "application/json"),
+    params(
+        ("idempotency-key" = Option<String>, Header, description = "Optional, 1 to 255 characters: a retry with the same key and body gets the first answer again")
+    ),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created", body = quiet_core::domain::Product, headers(("etag" = String), ("location" = String))),
+        (status = 201, description = "Created; a replay carries Idempotent-Replayed: true", body = quiet_core::domain::Product, headers(("etag" = String), ("location" = String), ("idempotent-replayed" = Option<String>))),
+        (status = 400, description = "An empty or overlong Idempotency-Key, or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 409, description = "The SKU exists", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 409, description = "The SKU exists, or a request with this Idempotency-Key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Invalid product, or the Idempotency-Key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<P: ProductStore>(
     deps: &CatalogAdmin<P>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
+    let admin = authenticate(&req, &deps.verifier)?;
+    admin.require(Role::Admin)?;
     let new: NewProduct = json_body(&req)?;
-    let product = match deps.products.create(&new, &now_rfc3339()).await {
+    let scope = Scope::user(&admin.id);
+    idempotent::once(
+        &deps.idempotency,
+        &req,
+        scope,
+        "products",
+        &[],
+        create(deps, &new),
+    )
+    .await
+}
+
+async fn create<P: ProductStore>(
+    deps: &CatalogAdmin<P>,
+    new: &NewProduct,
+) -> Result<Response<Body>, ApiError> {
+    let product = match deps.products.create(new, &now_rfc3339()).await {
         Ok(product) => product,
         Err(StoreError::AlreadyExists) => {
             return Err(ApiError::Conflict(format!(

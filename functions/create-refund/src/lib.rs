@@ -17,16 +17,17 @@
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
-    auth::{authenticate, sha256_hex, AuthUser, Role},
+    auth::{authenticate, Role},
     clock,
     deps::RefundAdmin,
     domain::{
         refund::{self, Refund, RefundId, RefundRequest, RefundStatus, Refundable, Refusal},
         OrderId, OrderStatus,
     },
-    http::{idempotency_key, json_body, order_id_param, stored_json},
+    http::{idempotency_key, json_body, order_id_param},
+    idempotent::{self, Begin, Ticket},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{Claim, Completion, IdempotencyStore, Order, OrderStore, RefundCommit, StoreError},
+    store::{IdempotencyStore, Order, OrderStore, RefundCommit, Scope, StoreError, StoredResponse},
     ApiError,
 };
 use serde::Serialize;
@@ -68,52 +69,32 @@ pub async fn handler<O: OrderStore, I: IdempotencyStore>(
     let admin = authenticate(&req, &deps.verifier)?;
     admin.require(Role::Admin)?;
     let id = order_id_param(&req)?;
-    // Scoped to this route, so a key reused for a checkout is no clash.
-    let key_hash = sha256_hex(format!("refunds\n{}", idempotency_key(&req)?).as_bytes());
+    idempotency_key(&req)?;
     let body: RefundRequest = json_body(&req)?;
-    let request_hash = serde_json::to_string(&(&id, &body))
-        .map(|canonical| sha256_hex(canonical.as_bytes()))
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-
-    let lease = match deps
-        .idempotency
-        .claim(&admin.id, &key_hash, &request_hash, clock::now())
-        .await?
+    let canonical =
+        serde_json::to_string(&(&id, &body)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ticket = match idempotent::begin_required(
+        &deps.idempotency,
+        &req,
+        Scope::user(&admin.id),
+        "refunds",
+        &canonical,
+    )
+    .await?
     {
-        Claim::Claimed { lease } => lease,
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
-            return Ok(stored_json(status, body, true));
-        }
-        Claim::InProgress => return Err(in_progress()),
-        Claim::Mismatch => {
-            return Err(ApiError::validation(
-                "Idempotency-Key",
-                "this key was already used with a different request",
-            ))
-        }
+        Begin::Run(ticket) => ticket,
+        Begin::Replay(response) => return Ok(response),
     };
-    let result = make(deps, &admin, &id, &body, &key_hash, &lease).await;
-    // Every error path wrote nothing: let a retry with this key run again.
-    if result.is_err() {
-        if let Err(release) = deps.idempotency.release(&admin.id, &key_hash, &lease).await {
-            tracing::error!(error = %release, "idempotency claim not released");
-        }
-    }
-    result
-}
-
-fn in_progress() -> ApiError {
-    ApiError::Conflict("a refund with this Idempotency-Key is still in progress".into())
+    // Every error path wrote nothing: the key goes back.
+    let result = make(deps, &id, &body, &ticket).await;
+    idempotent::release_on_error(&deps.idempotency, Some(&ticket), result).await
 }
 
 async fn make<O: OrderStore, I: IdempotencyStore>(
     deps: &RefundAdmin<O, I>,
-    admin: &AuthUser,
     id: &OrderId,
     request: &RefundRequest,
-    key_hash: &str,
-    lease: &str,
+    ticket: &Ticket,
 ) -> Result<Response<Body>, ApiError> {
     for _ in 0..ATTEMPTS {
         let order = deps
@@ -164,16 +145,10 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
         };
         let body =
             serde_json::to_string(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let completion = Completion {
-            user: &admin.id,
-            key_hash,
-            lease,
-            status: 201,
-            body: &body,
-        };
+        let stored = StoredResponse::json(StatusCode::CREATED.as_u16(), body);
         match deps
             .orders
-            .refund(&order, &refund, &plan, &completion)
+            .refund(&order, &refund, &plan, &ticket.completion(&stored))
             .await?
         {
             RefundCommit::Done => {
@@ -184,10 +159,10 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
                     restocked = refund.restocked.len(),
                     "refund requested"
                 );
-                return Ok(stored_json(StatusCode::CREATED, body, false));
+                return Ok(idempotent::sent(stored));
             }
             RefundCommit::Changed => continue,
-            RefundCommit::LeaseLost => return Err(in_progress()),
+            RefundCommit::LeaseLost => return Err(idempotent::in_progress()),
         }
     }
     Err(ApiError::Conflict(

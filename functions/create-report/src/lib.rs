@@ -3,6 +3,10 @@
 //! with `Location: /v1/admin/reports/{job_id}`; the reports worker fills it
 //! in. The job and its event are written in one transaction, so an accepted
 //! report is never lost, even if SQS is down at that moment.
+//!
+//! `Idempotency-Key` (optional): a retry with the key gets the same job
+//! back, not a second report; its completion is written in the job's
+//! transaction, since a new job id would otherwise mean a new report.
 
 use lambda_http::{
     http::{header, HeaderValue, StatusCode},
@@ -14,8 +18,9 @@ use quiet_core::{
     error::FieldError,
     events::JobId,
     http::{json, json_body, no_store},
+    idempotent::{self, Begin},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{Report, ReportStatus, ReportStore},
+    store::{DynamoIdempotency, IdempotencyStore, Report, ReportStatus, ReportStore, Scope},
     ApiError,
 };
 use serde::{Deserialize, Serialize};
@@ -24,8 +29,9 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 /// The longest window one report may cover.
 pub const MAX_WINDOW_DAYS: i64 = 366;
 
-pub struct Deps<R> {
+pub struct Deps<R, I = DynamoIdempotency> {
     pub reports: R,
+    pub idempotency: I,
     pub verifier: TokenVerifier,
 }
 
@@ -66,14 +72,20 @@ fn instant(field: &str, text: &str) -> Result<(OffsetDateTime, u64), FieldError>
     tag = "admin",
     operation_id = "create-report",
     request_body(content = ReportRequest, content_type = "application/json"),
+    params(
+        ("idempotency-key" = Option<String>, Header, description = "Optional, 1 to 255 characters: a retry with the same key and body gets the same job")
+    ),
     security(("bearer" = [])),
     responses(
-        (status = 202, description = "Queued", body = Accepted, headers(("location" = String))),
-        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 202, description = "Queued; a replay carries Idempotent-Replayed: true", body = Accepted, headers(("location" = String), ("idempotent-replayed" = Option<String>))),
+        (status = 400, description = "An empty or overlong Idempotency-Key, or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "A request with this Idempotency-Key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Invalid window, or the Idempotency-Key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<R: ReportStore>(
-    deps: &Deps<R>,
+pub async fn handler<R: ReportStore, I: IdempotencyStore>(
+    deps: &Deps<R, I>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let caller = authenticate(&req, &deps.verifier)?;
@@ -96,6 +108,18 @@ pub async fn handler<R: ReportStore>(
             format!("a report covers at most {MAX_WINDOW_DAYS} days"),
         ));
     }
+    let ticket = match idempotent::begin(
+        &deps.idempotency,
+        &req,
+        Scope::user(&caller.id),
+        "reports",
+        &idempotent::fingerprint(&req, &[]),
+    )
+    .await?
+    {
+        Begin::Run(ticket) => ticket,
+        Begin::Replay(response) => return Ok(response),
+    };
     let now = clock::now_rfc3339();
     let report = Report {
         job_id: JobId::generate(),
@@ -110,7 +134,6 @@ pub async fn handler<R: ReportStore>(
         to_ms: to.1,
         requested_by: caller.id,
     };
-    deps.reports.create(&report).await?;
     let mut response = no_store(json(
         StatusCode::ACCEPTED,
         &Accepted {
@@ -121,5 +144,13 @@ pub async fn handler<R: ReportStore>(
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/admin/reports/{}", report.job_id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
-    Ok(response)
+    let stored = idempotent::stored(&response);
+    let completion = ticket.as_ref().map(|ticket| ticket.completion(&stored));
+    let created = deps
+        .reports
+        .create(&report, completion.as_ref())
+        .await
+        .map(|()| response)
+        .map_err(ApiError::from);
+    idempotent::release_on_error(&deps.idempotency, ticket.as_ref(), created).await
 }

@@ -2,7 +2,7 @@ use create_report::{handler, Deps};
 use quiet_core::{
     auth::keys,
     events::Topic,
-    store::{DynamoReports, Relay},
+    store::{DynamoIdempotency, DynamoReports, Relay},
     Config,
 };
 
@@ -11,8 +11,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let relay = Relay::from_env(&config, &[Topic::Reports])?;
+    let dynamodb = config.dynamodb();
     let deps = Deps {
-        reports: DynamoReports::new(config.dynamodb(), &config.table_name).with_relay(relay),
+        reports: DynamoReports::new(dynamodb.clone(), &config.table_name).with_relay(relay),
+        idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
         verifier: keys::verifier_from_env()?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await

@@ -3,14 +3,22 @@
 //! The role is never client-chosen: a `role` field (or any other unknown
 //! field) is a 422. The email is claimed in the same transaction as the
 //! user, so two concurrent registrations of one email cannot both win.
+//!
+//! With an `Idempotency-Key` (scoped to the email, since the caller has no
+//! account yet), a retry gets the first 201 again instead of a 409. The
+//! password is left out of the request's fingerprint: a fast hash of it
+//! must not sit in the table for a day. So the same key, email and name
+//! with another password is a replay of the account made, not a 422; the
+//! account's password stays the first one.
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{password, Email, Password, Role, UserId},
     clock::now_rfc3339,
     http::{json, json_body},
+    idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{users::UserName, StoreError, User, UserStore},
+    store::{users::UserName, IdempotencyStore, Scope, StoreError, User, UserStore},
     ApiError,
 };
 use serde::Deserialize;
@@ -30,13 +38,35 @@ pub struct Registration {
     tag = "auth",
     operation_id = "register",
     request_body(content = Registration, content_type = "application/json"),
+    params(
+        ("idempotency-key" = Option<String>, Header, description = "Optional, 1 to 255 characters: a retry with the same key, email and name gets the first answer again")
+    ),
     responses(
-        (status = 201, description = "A customer account", body = quiet_core::store::User),
-        (status = 409, description = "The email is taken", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 201, description = "A customer account; a replay carries Idempotent-Replayed: true", body = quiet_core::store::User, headers(("idempotent-replayed" = Option<String>))),
+        (status = 400, description = "An empty or overlong Idempotency-Key, or malformed JSON", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 409, description = "The email is taken, or a request with this Idempotency-Key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "Invalid fields, or the Idempotency-Key was used with another email or name", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<U: UserStore>(users: &U, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handler<U: UserStore, I: IdempotencyStore>(
+    users: &U,
+    idempotency: &I,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
     let body: Registration = json_body(&req)?;
+    let scope = Scope::registering(&body.email);
+    idempotent::once(
+        idempotency,
+        &req,
+        scope,
+        "register",
+        &["password"],
+        register(users, body),
+    )
+    .await
+}
+
+async fn register<U: UserStore>(users: &U, body: Registration) -> Result<Response<Body>, ApiError> {
     let hash = password::hash(&body.password)
         .map_err(|err| ApiError::Internal(StoreError::Dynamo(err.to_string())))?;
     let user = User {

@@ -1,9 +1,14 @@
-use quiet_core::{store::DynamoUsers, Config};
+use quiet_core::{
+    store::{DynamoIdempotency, DynamoUsers},
+    Config,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let users = DynamoUsers::new(config.dynamodb(), &config.table_name);
-    quiet_core::http::run(|req| register::handler(&users, req)).await
+    let dynamodb = config.dynamodb();
+    let users = DynamoUsers::new(dynamodb.clone(), &config.table_name);
+    let idempotency = DynamoIdempotency::new(dynamodb, &config.table_name);
+    quiet_core::http::run(|req| register::handler(&users, &idempotency, req)).await
 }

@@ -1,5 +1,8 @@
 //! POST /v1/admin/orders/{id}/ship (admin): `paid → shipped`; any other
 //! state is 409.
+//!
+//! With an `Idempotency-Key`, a retry gets the first 200 again, not the
+//! 409 a second ship would be.
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
@@ -7,8 +10,9 @@ use quiet_core::{
     clock::now_rfc3339,
     deps::Orders,
     http::{json, no_store, order_id_param},
+    idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{OrderStore, StoreError},
+    store::{OrderStore, Scope, StoreError},
     ApiError,
 };
 
@@ -18,28 +22,43 @@ use quiet_core::{
     tag = "admin",
     operation_id = "ship-order",
     params(
-        ("id" = quiet_core::domain::OrderId, Path, description = "An order id; anything that cannot be one is 404")
+        ("id" = quiet_core::domain::OrderId, Path, description = "An order id; anything that cannot be one is 404"),
+        ("idempotency-key" = Option<String>, Header, description = "Optional, 1 to 255 characters: a retry with the same key gets the first answer again")
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Shipped", body = quiet_core::store::Order),
+        (status = 200, description = "Shipped; a replay carries Idempotent-Replayed: true", body = quiet_core::store::Order, headers(("idempotent-replayed" = Option<String>))),
+        (status = 400, description = "An empty or overlong Idempotency-Key", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 403, description = "Not an admin", content_type = PROBLEM_JSON, body = ProblemDoc),
         (status = 404, description = "No such order", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 409, description = "Only a paid order can be shipped", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 409, description = "Only a paid order can be shipped; or a request with this Idempotency-Key is still in progress", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 422, description = "The Idempotency-Key was used with another request", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<O: OrderStore>(
     deps: &Orders<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
+    let admin = authenticate(&req, &deps.verifier)?;
+    admin.require(Role::Admin)?;
     let id = order_id_param(&req)?;
-    match deps.orders.ship(&id, &now_rfc3339()).await {
-        Ok(order) => Ok(no_store(json(StatusCode::OK, &order))),
-        Err(StoreError::NotFound) => Err(ApiError::order_not_found()),
-        Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
-            "only a paid order can be shipped".into(),
-        )),
-        Err(err) => Err(err.into()),
-    }
+    let shipped = async {
+        match deps.orders.ship(&id, &now_rfc3339()).await {
+            Ok(order) => Ok(no_store(json(StatusCode::OK, &order))),
+            Err(StoreError::NotFound) => Err(ApiError::order_not_found()),
+            Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
+                "only a paid order can be shipped".into(),
+            )),
+            Err(err) => Err(err.into()),
+        }
+    };
+    idempotent::once(
+        &deps.idempotency,
+        &req,
+        Scope::user(&admin.id),
+        "ship",
+        &[],
+        shipped,
+    )
+    .await
 }

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::{
 };
 
 use super::attr::n;
-use super::idempotency::{self, IdempotencyStore};
+use super::idempotency::{self, Completion, DynamoIdempotency, IdempotencyStore, Scope};
 use super::orders::{encode_order, Order};
 use super::outbox::{self, Relay};
 use super::promotions::{self, Promotion};
@@ -56,16 +56,14 @@ pub enum Commit {
 
 /// Checkout claims its key like any idempotent request, then commits.
 pub trait CheckoutStore: IdempotencyStore {
-    #[allow(clippy::too_many_arguments)]
+    /// `completion` stores the response (the order) with the order.
     fn commit(
         &self,
         user: &UserId,
-        key_hash: &str,
-        lease: &str,
         order: &Order,
         cart_version: u64,
         promotion: Option<&Promotion>,
-        response_body: &str,
+        completion: &Completion<'_>,
     ) -> impl Future<Output = Result<Commit, StoreError>> + Send;
 }
 
@@ -74,14 +72,17 @@ pub struct DynamoCheckout {
     client: Client,
     table: String,
     relay: Option<Relay>,
+    idempotency: DynamoIdempotency,
 }
 
 impl DynamoCheckout {
     /// Without a relay, `order.placed` waits in the outbox for the sweeper.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let table = table.into();
         Self {
+            idempotency: DynamoIdempotency::new(client.clone(), &table),
             client,
-            table: table.into(),
+            table,
             relay: None,
         }
     }
@@ -97,16 +98,22 @@ impl DynamoCheckout {
 impl IdempotencyStore for DynamoCheckout {
     async fn claim(
         &self,
-        user: &UserId,
+        scope: &Scope,
         key_hash: &str,
         request_hash: &str,
         now: u64,
     ) -> Result<Claim, StoreError> {
-        idempotency::claim(&self.client, &self.table, user, key_hash, request_hash, now).await
+        self.idempotency
+            .claim(scope, key_hash, request_hash, now)
+            .await
     }
 
-    async fn release(&self, user: &UserId, key_hash: &str, lease: &str) -> Result<(), StoreError> {
-        idempotency::release(&self.client, &self.table, user, key_hash, lease).await
+    async fn release(&self, scope: &Scope, key_hash: &str, lease: &str) -> Result<(), StoreError> {
+        self.idempotency.release(scope, key_hash, lease).await
+    }
+
+    async fn complete(&self, completion: &Completion<'_>) -> Result<bool, StoreError> {
+        self.idempotency.complete(completion).await
     }
 }
 
@@ -114,12 +121,10 @@ impl CheckoutStore for DynamoCheckout {
     async fn commit(
         &self,
         user: &UserId,
-        key_hash: &str,
-        lease: &str,
         order: &Order,
         cart_version: u64,
         promotion: Option<&Promotion>,
-        response_body: &str,
+        completion: &Completion<'_>,
     ) -> Result<Commit, StoreError> {
         let mut actions = Vec::with_capacity(order.items.len() + 6);
         for line in &order.items {
@@ -152,16 +157,7 @@ impl CheckoutStore for DynamoCheckout {
                 .build(),
         )?;
         actions.push(TransactWriteItem::builder().delete(clear_cart).build());
-        actions.push(idempotency::complete_action(
-            &self.table,
-            &idempotency::Completion {
-                user,
-                key_hash,
-                lease,
-                status: 201,
-                body: response_body,
-            },
-        )?);
+        actions.push(idempotency::complete_action(&self.table, completion)?);
         let placed = Event::new(Change::OrderPlaced(OrderRef {
             order_id: order.order_id.clone(),
             user_id: user.clone(),

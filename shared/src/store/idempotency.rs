@@ -12,6 +12,11 @@
 //! A claim left `in_progress` by a crashed executor can be taken over after
 //! [`STALE_CLAIM_SECS`]; the lease condition on completion makes sure only
 //! one executor's transaction can ever succeed.
+//!
+//! An effect that can happen only once by its own condition (a new email,
+//! SKU or code; a status change) may instead [`IdempotencyStore::complete`]
+//! right after it: a crash in between leaves a claim that a retry takes
+//! over and answers with that condition's 409, never a second effect.
 
 use std::future::Future;
 
@@ -22,7 +27,7 @@ use aws_sdk_dynamodb::{
 
 use super::attr::{get_n, get_s, n, s};
 use super::{built, StoreError};
-use crate::auth::UserId;
+use crate::auth::{Email, UserId};
 use crate::keys;
 
 /// Idempotency records are kept for 24 hours (TTL).
@@ -31,12 +36,48 @@ pub const RECORD_TTL_SECS: u64 = 24 * 60 * 60;
 /// (functions time out after 10 s).
 pub const STALE_CLAIM_SECS: u64 = 30;
 
+/// Whose keys these are: one client's keys never meet another's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope(String);
+
+impl Scope {
+    pub fn user(id: &UserId) -> Self {
+        Self(keys::idempotency::user_scope(id))
+    }
+
+    /// A caller without an account yet (registration): keyed to the email
+    /// it registers, so two strangers' keys cannot collide.
+    pub fn registering(email: &Email) -> Self {
+        Self(keys::idempotency::email_scope(email))
+    }
+}
+
+/// The response a completed request stores and every replay sends again:
+/// status, JSON body, and the headers a client acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    /// `ETag` and `Location`, lower-case names.
+    pub headers: Vec<(String, String)>,
+}
+
+impl StoredResponse {
+    pub fn json(status: u16, body: String) -> Self {
+        Self {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// Ours to execute, under this lease.
     Claimed { lease: String },
     /// Already completed with the same body: send this response again.
-    Replay { status: u16, body: String },
+    Replay(StoredResponse),
     /// Another request with this key is running.
     InProgress,
     /// This key was used with a different body.
@@ -46,17 +87,16 @@ pub enum Claim {
 /// The response a claimed request completes with.
 #[derive(Debug, Clone, Copy)]
 pub struct Completion<'a> {
-    pub user: &'a UserId,
+    pub scope: &'a Scope,
     pub key_hash: &'a str,
     pub lease: &'a str,
-    pub status: u16,
-    pub body: &'a str,
+    pub response: &'a StoredResponse,
 }
 
 pub trait IdempotencyStore: Send + Sync {
     fn claim(
         &self,
-        user: &UserId,
+        scope: &Scope,
         key_hash: &str,
         request_hash: &str,
         now: u64,
@@ -64,10 +104,17 @@ pub trait IdempotencyStore: Send + Sync {
 
     fn release(
         &self,
-        user: &UserId,
+        scope: &Scope,
         key_hash: &str,
         lease: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores the response of an effect that already happened; `false` if
+    /// the lease was lost to a takeover (whose answer then stands).
+    fn complete(
+        &self,
+        completion: &Completion<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -88,29 +135,53 @@ impl DynamoIdempotency {
 impl IdempotencyStore for DynamoIdempotency {
     async fn claim(
         &self,
-        user: &UserId,
+        scope: &Scope,
         key_hash: &str,
         request_hash: &str,
         now: u64,
     ) -> Result<Claim, StoreError> {
-        claim(&self.client, &self.table, user, key_hash, request_hash, now).await
+        claim(
+            &self.client,
+            &self.table,
+            scope,
+            key_hash,
+            request_hash,
+            now,
+        )
+        .await
     }
 
-    async fn release(&self, user: &UserId, key_hash: &str, lease: &str) -> Result<(), StoreError> {
-        release(&self.client, &self.table, user, key_hash, lease).await
+    async fn release(&self, scope: &Scope, key_hash: &str, lease: &str) -> Result<(), StoreError> {
+        release(&self.client, &self.table, scope, key_hash, lease).await
+    }
+
+    async fn complete(&self, completion: &Completion<'_>) -> Result<bool, StoreError> {
+        let update = completion_update(&self.table, completion)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_string))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        super::unless_condition_failed(result)
     }
 }
 
 pub(crate) async fn claim(
     client: &Client,
     table: &str,
-    user: &UserId,
+    scope: &Scope,
     key_hash: &str,
     request_hash: &str,
     now: u64,
 ) -> Result<Claim, StoreError> {
     let lease = crate::auth::new_family_id();
-    let mut item = keys::idempotency::record(user, key_hash);
+    let mut item = keys::idempotency::record(&scope.0, key_hash);
     item.extend([
         ("status".into(), s("in_progress")),
         ("request_hash".into(), s(request_hash)),
@@ -153,23 +224,33 @@ pub(crate) async fn claim(
     if get_s(&existing, "status")? != "completed" {
         return Ok(Claim::InProgress);
     }
-    Ok(Claim::Replay {
+    let headers = match existing.get("response_headers") {
+        Some(value) => {
+            let text = value
+                .as_s()
+                .map_err(|_| StoreError::Corrupt("response_headers is not a string".into()))?;
+            serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
+    Ok(Claim::Replay(StoredResponse {
         status: get_n(&existing, "response_status")?,
         body: get_s(&existing, "response_body")?.to_string(),
-    })
+        headers,
+    }))
 }
 
 pub(crate) async fn release(
     client: &Client,
     table: &str,
-    user: &UserId,
+    scope: &Scope,
     key_hash: &str,
     lease: &str,
 ) -> Result<(), StoreError> {
     let result = client
         .delete_item()
         .table_name(table)
-        .set_key(Some(keys::idempotency::record(user, key_hash)))
+        .set_key(Some(keys::idempotency::record(&scope.0, key_hash)))
         .condition_expression("lease = :lease")
         .expression_attribute_values(":lease", s(lease))
         .send()
@@ -184,24 +265,33 @@ pub(crate) fn complete_action(
     table: &str,
     completion: &Completion<'_>,
 ) -> Result<TransactWriteItem, StoreError> {
-    let update = built(
-        Update::builder()
-            .table_name(table)
-            .set_key(Some(keys::idempotency::record(
-                completion.user,
-                completion.key_hash,
-            )))
-            .update_expression(
-                "SET #status = :completed, response_status = :code, response_body = :body",
-            )
-            .condition_expression("lease = :lease AND #status = :in_progress")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":completed", s("completed"))
-            .expression_attribute_values(":in_progress", s("in_progress"))
-            .expression_attribute_values(":code", n(completion.status))
-            .expression_attribute_values(":body", s(completion.body))
-            .expression_attribute_values(":lease", s(completion.lease))
-            .build(),
-    )?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    Ok(TransactWriteItem::builder()
+        .update(completion_update(table, completion)?)
+        .build())
+}
+
+fn completion_update(table: &str, completion: &Completion<'_>) -> Result<Update, StoreError> {
+    let response = completion.response;
+    let mut set =
+        String::from("SET #status = :completed, response_status = :code, response_body = :body");
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(keys::idempotency::record(
+            &completion.scope.0,
+            completion.key_hash,
+        )))
+        .condition_expression("lease = :lease AND #status = :in_progress")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":completed", s("completed"))
+        .expression_attribute_values(":in_progress", s("in_progress"))
+        .expression_attribute_values(":code", n(response.status))
+        .expression_attribute_values(":body", s(&response.body))
+        .expression_attribute_values(":lease", s(completion.lease));
+    if !response.headers.is_empty() {
+        set.push_str(", response_headers = :headers");
+        let headers = serde_json::to_string(&response.headers)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        update = update.expression_attribute_values(":headers", s(headers));
+    }
+    built(update.update_expression(set).build())
 }

@@ -18,7 +18,7 @@ pub mod users;
 
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
 pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout};
-pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore};
+pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore, Scope, StoredResponse};
 pub use notifications::{DynamoNotifications, Notification, NotificationKind, NotificationStore};
 pub use orders::{
     DynamoOrders, Order, OrderListing, OrderPage, OrderPosition, OrderStore, PaymentOutcome,
@@ -47,6 +47,10 @@ pub enum StoreError {
     /// A conditional write lost to the item's current state (stale version).
     #[error("condition failed")]
     ConditionFailed,
+    /// The request's idempotency claim was taken over by a retry of the
+    /// same key: nothing written, the retry's answer stands.
+    #[error("idempotency claim lost")]
+    LeaseLost,
     /// DynamoDB failed or was unreachable; the full SDK context, for logs.
     #[error("dynamodb: {0}")]
     Dynamo(String),

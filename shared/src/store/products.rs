@@ -2,10 +2,14 @@
 
 use std::future::Future;
 
-use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::{
+    types::{TransactWriteItem, Update},
+    Client,
+};
 use serde::Deserialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
+use super::idempotency::{self, Completion};
 use super::{StoreError, LIVE};
 use crate::domain::{
     money::Amount,
@@ -167,6 +171,18 @@ pub trait ProductStore: Send + Sync {
         sku: &Sku,
         delta: StockDelta,
     ) -> impl Future<Output = Result<StockChange, StoreError>> + Send;
+
+    /// Sets a live product's stock from `from`, as read, to `to`, in one
+    /// transaction with an idempotency completion (whose response must
+    /// state `to`, so it cannot be an ADD): `false` if the stock changed
+    /// since it was read, or the product went.
+    fn replace_stock(
+        &self,
+        sku: &Sku,
+        from: u32,
+        to: u32,
+        completion: &Completion<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -386,6 +402,35 @@ impl ProductStore for DynamoProducts {
             now,
         )
         .await
+    }
+
+    async fn replace_stock(
+        &self,
+        sku: &Sku,
+        from: u32,
+        to: u32,
+        completion: &Completion<'_>,
+    ) -> Result<bool, StoreError> {
+        let update = super::built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::product::key(sku)))
+                .update_expression("SET stock = :to")
+                .condition_expression(format!("{LIVE} AND stock = :from"))
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_values(":from", n(from))
+                .expression_attribute_values(":to", n(to))
+                .build(),
+        )?;
+        let actions = vec![
+            TransactWriteItem::builder().update(update).build(),
+            idempotency::complete_action(&self.table, completion)?,
+        ];
+        match super::transact(&self.client, actions).await? {
+            Ok(()) => Ok(true),
+            Err(codes) if super::condition_failed(&codes, 1) => Err(StoreError::LeaseLost),
+            Err(_) => Ok(false),
+        }
     }
 
     async fn adjust_stock(&self, sku: &Sku, delta: StockDelta) -> Result<StockChange, StoreError> {

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
+use super::idempotency::{self, Completion};
 use super::orders::Order;
 use super::outbox::{self, Relay};
 use super::StoreError;
@@ -192,8 +193,14 @@ fn decode(item: &Item) -> Result<Report, StoreError> {
 }
 
 pub trait ReportStore: Send + Sync {
-    /// Writes a queued job and its `report.requested` event together.
-    fn create(&self, report: &Report) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes a queued job and its `report.requested` event together, with
+    /// the request's idempotency completion if it has one. `LeaseLost` if
+    /// that key was taken over (nothing written).
+    fn create(
+        &self,
+        report: &Report,
+        completion: Option<&Completion<'_>>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn get(&self, id: &JobId) -> impl Future<Output = Result<Option<Report>, StoreError>> + Send;
 
@@ -235,7 +242,11 @@ impl DynamoReports {
 }
 
 impl ReportStore for DynamoReports {
-    async fn create(&self, report: &Report) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        report: &Report,
+        completion: Option<&Completion<'_>>,
+    ) -> Result<(), StoreError> {
         let mut item = keys::report::job(&report.job_id);
         item.extend([
             ("job_id".into(), s(report.job_id.as_str())),
@@ -258,15 +269,19 @@ impl ReportStore for DynamoReports {
         let event = Event::new(Change::ReportRequested {
             job_id: report.job_id.clone(),
         });
-        let actions = vec![
+        let mut actions = vec![
             TransactWriteItem::builder().put(job).build(),
             outbox::put_action(&self.table, &event)?,
         ];
+        if let Some(completion) = completion {
+            actions.push(idempotency::complete_action(&self.table, completion)?);
+        }
         match super::transact(&self.client, actions).await? {
             Ok(()) => {
                 outbox::publish(self.relay.as_ref(), &event).await;
                 Ok(())
             }
+            Err(codes) if super::condition_failed(&codes, 2) => Err(StoreError::LeaseLost),
             // A fresh random job id cannot exist already.
             Err(codes) => Err(StoreError::Dynamo(format!("report not created: {codes:?}"))),
         }

@@ -325,8 +325,8 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         auth::UserId,
         domain::{Currency, Line, Money, OrderId, OrderStatus, Quantity, Total},
         store::{
-            Cart, CartLine, CartStore, CheckoutStore, Claim, Commit, DynamoCarts, DynamoCheckout,
-            IdempotencyStore,
+            Cart, CartLine, CartStore, CheckoutStore, Claim, Commit, Completion, DynamoCarts,
+            DynamoCheckout, IdempotencyStore, Scope, StoredResponse,
         },
     };
     let user = UserId::generate();
@@ -390,15 +390,23 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         created_ms,
     };
     let checkout = DynamoCheckout::new(dynamodb(), table());
+    let scope = Scope::user(&user);
     let Claim::Claimed { lease } = checkout
-        .claim(&user, "key", "request", quiet_core::clock::now())
+        .claim(&scope, "key", "request", quiet_core::clock::now())
         .await
         .expect("claim")
     else {
         panic!("a fresh key is claimed");
     };
+    let response = StoredResponse::json(201, "{}".into());
+    let completion = Completion {
+        scope: &scope,
+        key_hash: "key",
+        lease: &lease,
+        response: &response,
+    };
     let placed = checkout
-        .commit(&user, "key", &lease, &order, version, None, "{}")
+        .commit(&user, &order, version, None, &completion)
         .await
         .expect("commit");
     assert_eq!(placed, Commit::Placed, "order placed");
