@@ -96,14 +96,10 @@ where
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-store"));
     }
-    span.in_scope(|| {
-        tracing::info!(
-            route,
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
-    });
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| tracing::info!(route, status, latency_ms, "request"));
+    crate::metrics::request(status, latency_ms);
     Ok(response)
 }
 

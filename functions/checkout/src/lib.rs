@@ -28,6 +28,7 @@ use quiet_core::{
     },
     http::{idempotency_key, json_body},
     idempotent::{self, Begin, Ticket},
+    metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{
         CartStore, CheckoutStore, Commit, Order, PricingStore, Promotion, Scope, StoreError,
@@ -142,6 +143,7 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
         categories.push(Some(&product.category));
     }
     if !short.is_empty() {
+        metrics::count("CheckoutConflicts", &[("reason", "out_of_stock")]);
         return Err(ApiError::InsufficientStock(short));
     }
 
@@ -224,16 +226,31 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
         )
         .await?
     {
-        Commit::Placed => Ok(idempotent::sent(stored)),
-        Commit::OutOfStock(skus) => Err(ApiError::InsufficientStock(
-            skus.iter().map(ToString::to_string).collect(),
-        )),
-        Commit::CartChanged => Err(ApiError::Conflict(
-            "the cart changed during checkout; review it and try again".into(),
-        )),
+        Commit::Placed => {
+            metrics::count("OrdersPlaced", &[]);
+            Ok(idempotent::sent(stored))
+        }
+        Commit::OutOfStock(skus) => {
+            metrics::count("CheckoutConflicts", &[("reason", "out_of_stock")]);
+            Err(ApiError::InsufficientStock(
+                skus.iter().map(ToString::to_string).collect(),
+            ))
+        }
+        Commit::CartChanged => {
+            metrics::count("CheckoutConflicts", &[("reason", "cart_changed")]);
+            Err(ApiError::Conflict(
+                "the cart changed during checkout; review it and try again".into(),
+            ))
+        }
         Commit::LeaseLost => Err(idempotent::in_progress()),
-        Commit::PromotionExhausted => Err(refused(promotion, Refusal::RanOut)),
-        Commit::PromotionAlreadyUsed => Err(refused(promotion, Refusal::AlreadyUsed)),
+        Commit::PromotionExhausted => {
+            metrics::count("CheckoutConflicts", &[("reason", "promotion")]);
+            Err(refused(promotion, Refusal::RanOut))
+        }
+        Commit::PromotionAlreadyUsed => {
+            metrics::count("CheckoutConflicts", &[("reason", "promotion")]);
+            Err(refused(promotion, Refusal::AlreadyUsed))
+        }
     }
 }
 

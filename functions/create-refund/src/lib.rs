@@ -26,6 +26,7 @@ use quiet_core::{
     },
     http::{idempotency_key, json_body, order_id_param},
     idempotent::{self, Begin, Ticket},
+    metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{IdempotencyStore, Order, OrderStore, RefundCommit, Scope, StoreError, StoredResponse},
     ApiError,
@@ -152,6 +153,7 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
             .await?
         {
             RefundCommit::Done => {
+                metrics::count("RefundsRequested", &[]);
                 tracing::info!(
                     order_id = %order.order_id,
                     refund_id = %refund.refund_id,

@@ -15,6 +15,7 @@ use quiet_core::{
     clock,
     domain::refund::{RefundId, RefundStatus},
     http::{json, json_body},
+    metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     payments::{PaymentEvent, PaymentEventType, PaymentProvider, SignatureError, SignedWebhooks},
     store::{Order, OrderStore, PaymentOutcome, Settlement},
@@ -126,10 +127,20 @@ pub async fn handler<O: OrderStore, P: PaymentProvider>(
         .record_payment(&event, &order, &clock::now_rfc3339())
         .await?;
     let outcome = match outcome {
-        PaymentOutcome::Paid => "paid",
+        PaymentOutcome::Paid => {
+            metrics::count("PaymentsSucceeded", &[]);
+            metrics::amount("Revenue", event.amount, order.total.currency.code());
+            "paid"
+        }
         PaymentOutcome::Duplicate => "duplicate",
-        PaymentOutcome::Recorded => "recorded",
+        PaymentOutcome::Recorded => {
+            if event.kind == PaymentEventType::Failed {
+                metrics::count("PaymentsFailed", &[]);
+            }
+            "recorded"
+        }
         PaymentOutcome::RefundRequired => {
+            metrics::count("PaymentsRefundRequired", &[]);
             tracing::warn!(
                 event_id = event.id.as_str(),
                 order_id = %order.order_id,
@@ -186,8 +197,13 @@ async fn settle<O: OrderStore, P: PaymentProvider>(
             .settle_refund(event, &order, refund_id, succeeded, &clock::now_rfc3339())
             .await?
         {
-            Settlement::Settled(RefundStatus::Succeeded) => return Ok(ack("refund_succeeded")),
+            Settlement::Settled(RefundStatus::Succeeded) => {
+                metrics::count("RefundsSucceeded", &[]);
+                metrics::amount("Refunded", event.amount, order.total.currency.code());
+                return Ok(ack("refund_succeeded"));
+            }
             Settlement::Settled(_) => {
+                metrics::count("RefundsFailed", &[]);
                 tracing::warn!(order_id = %order.order_id, refund_id = %refund_id, "the provider refused a refund");
                 return Ok(ack("refund_failed"));
             }
