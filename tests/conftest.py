@@ -4,6 +4,7 @@ and stops it afterwards. It never touches a stack started by `make dev`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,20 +68,31 @@ class Stack:
         }
 
 
-@pytest.fixture(scope="session")
-def stack():
+# The suite drives hundreds of requests a second from one address and a few
+# accounts, far past the budgets a shop sets for one client; limits are
+# tested on a stack of their own (test_rate_limits.py), with the defaults.
+GENEROUS_LIMITS = "read=1000000/1,write=1000000/1,auth=1000000/1"
+
+
+@contextlib.contextmanager
+def local_stack(port: int, state_dir: str, table: str, rate_limits: str | None):
+    """Starts tools/stack.py on `port` and yields its Stack once ready."""
     command = [
         sys.executable, str(ROOT / "tools/stack.py"), "dev",
-        "--port", str(PORT),
+        "--port", str(port),
         "--emulator-port", "0",
-        "--state-dir", ".local/e2e",
-        "--table", "quiet-engine-e2e",
+        "--state-dir", state_dir,
+        "--table", table,
         "--ignore-changes",
         "--concurrency", "64",
         # The refund tests run the payment provider themselves (PORT + 1).
         "--no-provider",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    env.pop("RATE_LIMITS", None)
+    if rate_limits is not None:
+        env["RATE_LIMITS"] = rate_limits
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     # Everything from a previous run is replaced; logs start empty.
     base = emulator = None
     deadline = time.monotonic() + 1200
@@ -95,17 +107,25 @@ def stack():
             break
     if base is None or emulator is None:
         process.kill()
-        pytest.fail("the local stack did not become ready; see .local/e2e/*.log")
+        pytest.fail(f"the local stack did not become ready; see {state_dir}/*.log")
     # Keep draining stdout so the stack never blocks on a full pipe.
     threading.Thread(target=process.stdout.read, daemon=True).start()
     try:
-        yield Stack(base, emulator)
+        running = Stack(base, emulator)
+        running.state = ROOT / state_dir
+        yield running
     finally:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    with local_stack(PORT, ".local/e2e", "quiet-engine-e2e", GENEROUS_LIMITS) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,12 @@ const MAX_CORRELATION_ID: usize = 128;
 pub const REQUEST_ID: &str = "x-request-id";
 pub const CORRELATION_ID: &str = "x-correlation-id";
 
-/// Serves `handler` on the Lambda runtime until the process ends.
-pub async fn run<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+/// Serves `handler` without rate limits: for the routes whose answer is a
+/// constant in memory (health, JWKS, the OpenAPI document). Counting
+/// their callers would cost a DynamoDB write to protect nothing, and would
+/// link the SDK into binaries that otherwise do without it; the stage
+/// throttle bounds them.
+pub async fn run_unlimited<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
@@ -44,10 +48,41 @@ where
     lambda_http::run(service_fn(move |req: Request| respond(req, handler))).await
 }
 
+/// Serves `handler` on the Lambda runtime until the process ends, every
+/// request counted against its client's rate limit first.
+pub async fn run<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    let limiter = crate::limits::Limiter::from_env()?;
+    let limiter = limiter.as_ref();
+    let handler = &handler;
+    lambda_http::run(service_fn(move |req: Request| {
+        respond_limited(req, handler, limiter)
+    }))
+    .await
+}
+
 /// Runs one request through the shared edge. Never fails: every error is a
 /// problem+json response, because a raw `Err` would be an invocation error
 /// (a 502 from API Gateway) instead of a clean status.
 pub async fn respond<H, Fut>(req: Request, handler: &H) -> Result<Response<Body>, Infallible>
+where
+    H: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    respond_limited(req, handler, None).await
+}
+
+/// [`respond`], counting the request against its client's rate limit
+/// first (when limits are on): 429 once the budget is spent, and the
+/// budget's headers on every answer.
+pub async fn respond_limited<H, Fut>(
+    mut req: Request,
+    handler: &H,
+    limiter: Option<&crate::limits::Limiter>,
+) -> Result<Response<Body>, Infallible>
 where
     H: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
@@ -70,10 +105,20 @@ where
     let credentialed = req.headers().contains_key(header::AUTHORIZATION);
     let span = tracing::info_span!("request", %request_id, %correlation_id);
 
+    let edge = edge_limits(&req);
+    let decision = match (limiter, &edge) {
+        (Some(limiter), Ok(())) => limiter.check(&mut req).instrument(span.clone()).await,
+        _ => crate::limits::Decision::Unlimited,
+    };
     let response = async {
-        let result = match edge_limits(&req) {
-            Err(problem) => Err(problem),
-            Ok(()) => handler(req).await,
+        let result = match (edge, &decision) {
+            (Err(problem), _) => Err(problem),
+            (Ok(()), crate::limits::Decision::Refused { reset_secs, .. }) => {
+                Err(ApiError::TooManyRequests {
+                    retry_after_secs: u64::from((*reset_secs).max(1)),
+                })
+            }
+            (Ok(()), _) => handler(req).await,
         };
         result.unwrap_or_else(ApiError::into_response)
     }
@@ -91,6 +136,9 @@ where
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    for (name, value) in decision.headers() {
+        headers.insert(name, value);
+    }
     if credentialed {
         headers
             .entry(header::CACHE_CONTROL)

@@ -357,6 +357,15 @@ pub mod tax {
     }
 }
 
+pub mod rate {
+    use super::*;
+
+    /// A client's request counter for one window of one route class.
+    pub fn window(class: &str, client: &str, index: u64) -> Item {
+        single(format!("RATE#{class}#{client}"), &format!("W#{index}"))
+    }
+}
+
 pub mod idempotency {
     use super::*;
     use crate::auth::{sha256_hex, Email, UserId};

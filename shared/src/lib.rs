@@ -11,6 +11,7 @@
 //! - [`openapi`]: the shared parts of the OpenAPI document (schemas of the
 //!   domain's primitive types, the edge's responses).
 //! - [`metrics`]: CloudWatch metrics as Embedded Metric Format lines.
+//! - [`limits`]: per-client rate limits, shared across instances.
 //! - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
 //! - [`events`]: domain events, written to the outbox with their change.
 //! - [`store`]: repositories over DynamoDB, one trait per capability, and
@@ -27,6 +28,7 @@ pub mod events;
 pub mod http;
 pub mod idempotent;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;

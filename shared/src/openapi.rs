@@ -292,4 +292,13 @@ fn add_edge_responses(op: &mut Operation) {
         "500",
         "Something failed on our side; the body never carries internals",
     );
+    // The routes the limiter leaves alone: the provider's signed webhook,
+    // and the constants served from memory (`http::run_unlimited`).
+    let unlimited = ["payment-webhook", "health", "jwks", "openapi"];
+    if !unlimited.contains(&op.operation_id.as_deref().unwrap_or_default()) {
+        add(
+            "429",
+            "This client spent its budget for the route's class; Retry-After and RateLimit say when it refills",
+        );
+    }
 }

@@ -4,5 +4,5 @@ use quiet_core::{auth::keys, config};
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let jwks = keys::parse_jwks(&config::required(&config::env, "JWT_JWKS")?)?;
-    quiet_core::http::run(|req| jwks::handler(&jwks, req)).await
+    quiet_core::http::run_unlimited(|req| jwks::handler(&jwks, req)).await
 }

@@ -3,6 +3,8 @@
 //! store and key shapes come from [`crate::keys`].
 
 mod attr;
+/// For counters outside the stores (the rate limiter).
+pub(crate) use attr::n as attr_n;
 pub mod carts;
 pub mod checkout;
 pub mod idempotency;
