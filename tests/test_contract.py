@@ -105,3 +105,12 @@ def test_queues_follow_the_async_rules():
         if alarm.get("Namespace") == "AWS/SQS"
     }
     assert alarmed == dead_letters
+
+
+def test_deliveries_to_loopback_are_never_allowed_in_the_template():
+    """DESIGN.md: the dev-only setting that lets webhook deliveries reach the
+    local test receiver is set by the local stack alone."""
+    text = (ROOT / "template.yaml").read_text()
+    assert "DEV_WEBHOOK_ALLOW_LOOPBACK" not in text.replace(
+        "# DEV_WEBHOOK_ALLOW_LOOPBACK is a local-stack setting, never set here.", "")
+    assert "DEV_WEBHOOK_ALLOW_LOOPBACK" in (ROOT / "shared/src/webhooks.rs").read_text()

@@ -560,6 +560,11 @@ def function_env(endpoint: str, table: str, state: Path, provider_port: int) -> 
             # run wants seconds rather than minutes (overridable).
             "ORDER_PAYMENT_TTL": env.get("ORDER_PAYMENT_TTL", "900"),
             "OUTBOX_RESEND_AFTER": env.get("OUTBOX_RESEND_AFTER", "10"),
+            # Merchant webhooks: the tests' receivers listen on loopback,
+            # which only this dev-only setting lets deliveries reach (never
+            # set in template.yaml); retries in seconds, not hours.
+            "DEV_WEBHOOK_ALLOW_LOOPBACK": "1",
+            "WEBHOOK_RETRY_SCHEDULE": env.get("WEBHOOK_RETRY_SCHEDULE", "1,1,2,2"),
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
         }

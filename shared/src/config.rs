@@ -83,8 +83,16 @@ pub fn seconds(
 }
 
 impl Config {
+    /// Read once per process: every store and the rate limiter of a
+    /// function share one SDK config, so one HTTPS client and connection
+    /// pool (a second would cost a cold start a second TLS handshake).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env)
+        static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+        if let Some(config) = CONFIG.get() {
+            return Ok(config.clone());
+        }
+        let config = Self::from_lookup(env)?;
+        Ok(CONFIG.get_or_init(|| config).clone())
     }
 
     /// The seam that lets tests supply an environment without mutating the

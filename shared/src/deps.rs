@@ -6,8 +6,9 @@ use crate::{
     events::Topic,
     store::{
         DynamoCarts, DynamoCheckout, DynamoIdempotency, DynamoOrders, DynamoPricing,
-        DynamoProducts, DynamoPromotions, DynamoTaxes, Relay,
+        DynamoProducts, DynamoPromotions, DynamoTaxes, DynamoWebhooks, Relay,
     },
+    webhooks::Guard,
     Config,
 };
 
@@ -118,7 +119,7 @@ impl Checkout<DynamoCheckout, DynamoCarts, DynamoPricing> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let dynamodb = config.dynamodb();
-        let relay = Relay::from_env(&config, &[Topic::Orders])?;
+        let relay = Relay::from_env(&config, &[Topic::Orders, Topic::Webhooks])?;
         Ok(Self {
             checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name).with_relay(relay),
             carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
@@ -146,6 +147,40 @@ impl PromotionAdmin<DynamoPromotions> {
             idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
             cursor_key: CursorKey::from_env()?,
+        })
+    }
+}
+
+/// What the admin webhook functions need. `guard` checks an endpoint's URL
+/// at registration, as the webhooks worker does again at delivery.
+pub struct WebhookAdmin<W> {
+    pub webhooks: W,
+    pub idempotency: DynamoIdempotency,
+    pub verifier: TokenVerifier,
+    pub cursor_key: CursorKey,
+    pub guard: Guard,
+}
+
+impl WebhookAdmin<DynamoWebhooks> {
+    /// Without a relay: only replaying publishes (see [`Self::with_relay`]).
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let dynamodb = config.dynamodb();
+        Ok(Self {
+            webhooks: DynamoWebhooks::new(dynamodb.clone(), &config.table_name),
+            idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
+            verifier: keys::verifier_from_env()?,
+            cursor_key: CursorKey::from_env()?,
+            guard: Guard::from_env()?,
+        })
+    }
+
+    /// Replay requests are sent to the webhooks queue right after commit.
+    pub fn with_relay(self) -> Result<Self, crate::config::ConfigError> {
+        let relay = Relay::from_env(&Config::from_env()?, &[Topic::Webhooks])?;
+        Ok(Self {
+            webhooks: self.webhooks.with_relay(relay),
+            ..self
         })
     }
 }
@@ -185,7 +220,7 @@ impl RefundAdmin<DynamoOrders, DynamoIdempotency> {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let dynamodb = config.dynamodb();
-        let relay = Relay::from_env(&config, &[Topic::Refunds])?;
+        let relay = Relay::from_env(&config, &[Topic::Refunds, Topic::Webhooks])?;
         Ok(Self {
             orders: DynamoOrders::new(dynamodb.clone(), &config.table_name).with_relay(relay),
             idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
@@ -220,7 +255,7 @@ impl Orders<DynamoOrders> {
     pub fn publishing_from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let dynamodb = config.dynamodb();
-        let relay = Relay::from_env(&config, &[Topic::Orders])?;
+        let relay = Relay::from_env(&config, &[Topic::Orders, Topic::Webhooks])?;
         Ok(Self {
             idempotency: DynamoIdempotency::new(dynamodb.clone(), &config.table_name),
             orders: DynamoOrders::new(dynamodb, &config.table_name).with_relay(relay),

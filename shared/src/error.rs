@@ -117,6 +117,14 @@ impl ApiError {
         Self::NotFound("no promotion with that code".into())
     }
 
+    pub fn webhook_endpoint_not_found() -> Self {
+        Self::NotFound("no webhook endpoint with that id".into())
+    }
+
+    pub fn delivery_not_found() -> Self {
+        Self::NotFound("no delivery with that id for this endpoint".into())
+    }
+
     pub fn product_not_found() -> Self {
         Self::NotFound("no product with that SKU".into())
     }

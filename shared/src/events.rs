@@ -102,6 +102,12 @@ random_id_type!(
     "rpt_",
     random_id
 );
+random_id_type!(
+    /// A merchant's webhook endpoint: `whep_` and 32 hex digits.
+    EndpointId,
+    "whep_",
+    random_id
+);
 
 /// The queue a change travels on; one consumer per topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,17 +118,30 @@ pub enum Topic {
     Reports,
     /// Refunds for the payment provider, sent by the refunds worker.
     Refunds,
+    /// Merchant-facing events (and replays of them), delivered to the
+    /// shop's webhook endpoints by the webhooks worker.
+    Webhooks,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 3] = [Topic::Orders, Topic::Reports, Topic::Refunds];
+    pub const ALL: [Topic; 4] = [
+        Topic::Orders,
+        Topic::Reports,
+        Topic::Refunds,
+        Topic::Webhooks,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Orders => "orders",
             Self::Reports => "reports",
             Self::Refunds => "refunds",
+            Self::Webhooks => "webhooks",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|topic| topic.as_str() == name)
     }
 
     /// The environment variable holding this topic's queue URL.
@@ -131,6 +150,7 @@ impl Topic {
             Self::Orders => "ORDER_EVENTS_QUEUE_URL",
             Self::Reports => "REPORTS_QUEUE_URL",
             Self::Refunds => "REFUNDS_QUEUE_URL",
+            Self::Webhooks => "WEBHOOK_EVENTS_QUEUE_URL",
         }
     }
 }
@@ -174,7 +194,28 @@ pub enum Change {
     /// The provider refused it: the money is refundable again.
     #[serde(rename = "refund.failed")]
     RefundFailed(RefundRef),
+    /// Staff asked for a parked (or any) webhook delivery to be sent again.
+    #[serde(rename = "webhook.replay_requested")]
+    /// (`delivery_id` is the delivered event's id; `event_id` would clash
+    /// with the envelope's own.)
+    WebhookReplayRequested {
+        endpoint_id: EndpointId,
+        delivery_id: EventId,
+    },
 }
+
+/// The event types a merchant can subscribe a webhook endpoint to: every
+/// order, payment and refund change (`order.paid` is the payment).
+pub const WEBHOOK_EVENT_TYPES: [&str; 8] = [
+    "order.placed",
+    "order.paid",
+    "order.shipped",
+    "order.cancelled",
+    "order.expired",
+    "refund.requested",
+    "refund.succeeded",
+    "refund.failed",
+];
 
 impl Change {
     /// The event an order entering `status` announces; refunds announce
@@ -191,11 +232,44 @@ impl Change {
         })
     }
 
+    /// The queue of the consumer that applies the change.
     pub fn topic(&self) -> Topic {
         match self {
             Self::ReportRequested { .. } => Topic::Reports,
             Self::RefundRequested(_) => Topic::Refunds,
+            Self::WebhookReplayRequested { .. } => Topic::Webhooks,
             _ => Topic::Orders,
+        }
+    }
+
+    /// Every consumer of the change: its own, and the webhooks worker for
+    /// what merchants can subscribe to. Each gets its own outbox item, so
+    /// one consumer failing never holds up (or repeats) another.
+    pub fn topics(&self) -> Vec<Topic> {
+        let mut topics = vec![self.topic()];
+        if self.is_merchant_facing() && self.topic() != Topic::Webhooks {
+            topics.push(Topic::Webhooks);
+        }
+        topics
+    }
+
+    /// Whether webhook endpoints can subscribe to it.
+    pub fn is_merchant_facing(&self) -> bool {
+        WEBHOOK_EVENT_TYPES.contains(&self.name())
+    }
+
+    /// The order it is about, if any.
+    pub fn order(&self) -> Option<(&OrderId, &UserId)> {
+        match self {
+            Self::OrderPlaced(o)
+            | Self::OrderPaid(o)
+            | Self::OrderShipped(o)
+            | Self::OrderCancelled(o)
+            | Self::OrderExpired(o) => Some((&o.order_id, &o.user_id)),
+            Self::RefundRequested(r) | Self::RefundSucceeded(r) | Self::RefundFailed(r) => {
+                Some((&r.order_id, &r.user_id))
+            }
+            Self::ReportRequested { .. } | Self::WebhookReplayRequested { .. } => None,
         }
     }
 
@@ -210,6 +284,7 @@ impl Change {
             Self::RefundRequested(_) => "refund.requested",
             Self::RefundSucceeded(_) => "refund.succeeded",
             Self::RefundFailed(_) => "refund.failed",
+            Self::WebhookReplayRequested { .. } => "webhook.replay_requested",
         }
     }
 }
@@ -278,6 +353,28 @@ mod tests {
         assert_eq!(Event::from_json(&value.to_string()).expect("parses"), event);
         value["type"] = serde_json::json!("order.teleported");
         assert!(Event::from_json(&value.to_string()).is_err());
+    }
+
+    #[test]
+    fn merchant_facing_changes_also_go_to_the_webhooks_queue() {
+        let paid = Change::OrderPaid(order_ref());
+        assert_eq!(paid.topics(), [Topic::Orders, Topic::Webhooks]);
+        let report = Change::ReportRequested {
+            job_id: JobId::generate(),
+        };
+        assert_eq!(report.topics(), [Topic::Reports]);
+        let replay = Change::WebhookReplayRequested {
+            endpoint_id: EndpointId::generate(),
+            delivery_id: EventId::generate(),
+        };
+        assert_eq!(replay.topics(), [Topic::Webhooks]);
+        let event = Event::new(replay.clone());
+        let back = Event::from_json(&event.to_json().expect("json")).expect("round trip");
+        assert_eq!(back.change, replay);
+        assert!(!replay.is_merchant_facing());
+        for topic in Topic::ALL {
+            assert_eq!(Topic::parse(topic.as_str()), Some(topic));
+        }
     }
 
     #[test]

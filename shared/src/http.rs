@@ -319,6 +319,20 @@ pub fn code_param(req: &Request) -> Result<crate::domain::promotion::PromoCode, 
         .ok_or_else(ApiError::promotion_not_found)
 }
 
+/// The `{id}` of a webhook endpoint route; anything that cannot be one is 404.
+pub fn endpoint_id_param(req: &Request) -> Result<crate::events::EndpointId, ApiError> {
+    path_param(req, "id")
+        .and_then(|raw| crate::events::EndpointId::try_from(raw.to_string()).ok())
+        .ok_or_else(ApiError::webhook_endpoint_not_found)
+}
+
+/// The `{delivery_id}` (an event id) of a webhook delivery route.
+pub fn delivery_id_param(req: &Request) -> Result<crate::events::EventId, ApiError> {
+    path_param(req, "delivery_id")
+        .and_then(|raw| crate::events::EventId::try_from(raw.to_string()).ok())
+        .ok_or_else(ApiError::delivery_not_found)
+}
+
 /// True when an `If-None-Match` header matches `etag` (weak comparison,
 /// RFC 9110 §13.1.2), so the client's copy is current.
 pub fn if_none_match(req: &Request, etag: &str) -> bool {

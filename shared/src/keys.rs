@@ -18,7 +18,9 @@
 //! | payment event | `PAYMENT_EVENT#<id>` | `EVENT` |                              |                                       |
 //! | token family  | `FAMILY#<id>`      | `FAMILY`  |                               |                                       |
 //! | refresh token | `REFRESH#<sha256>` | `REFRESH` |                               |                                       |
-//! | outbox event  | `OUTBOX#<event id>` | `OUTBOX` | `OUTBOX` / `<ms>#<event id>` (sparse) |                              |
+//! | outbox event  | `OUTBOX#<event id>` | `OUTBOX#<topic>` | `OUTBOX` / `<ms>#<event id>#<topic>` (sparse) |                |
+//! | webhook endpoint | `WEBHOOKS`      | `ENDPOINT#<id>` |                         |                                       |
+//! | webhook delivery | `WEBHOOK#<endpoint>` | `DELIVERY#<event id>` |          |                                       |
 //! | notification  | `USER#<id>`        | `NOTIFICATION#<event id>` |             |                                       |
 //! | report job    | `REPORT#<job id>`  | `REPORT`  |                               |                                       |
 //! | promotion     | `PROMO#<code>`     | `PROMO`   | `PROMOTIONS` / `<code>` (removed on delete) |                         |
@@ -237,31 +239,35 @@ pub mod payment {
 
 pub mod outbox {
     use super::*;
-    use crate::events::EventId;
+    use crate::events::{EventId, Topic};
 
     /// The sweeper's index partition. One partition: outbox items live
     /// seconds, so it holds only what is in flight or stuck.
     const DUE: &str = "OUTBOX";
 
-    pub fn key(id: &EventId) -> Item {
-        single(format!("OUTBOX#{id}"), "OUTBOX")
+    /// One item per consumer of the event, so each acknowledges its own.
+    pub fn key(id: &EventId, topic: Topic) -> Item {
+        single(
+            format!("OUTBOX#{id}"),
+            &format!("OUTBOX#{}", topic.as_str()),
+        )
     }
 
-    fn due_sort(due_ms: u64, id: &EventId) -> AttributeValue {
-        s(format!("{due_ms:013}#{id}"))
+    fn due_sort(due_ms: u64, id: &EventId, topic: Topic) -> AttributeValue {
+        s(format!("{due_ms:013}#{id}#{}", topic.as_str()))
     }
 
     /// Key plus the index entry that makes the sweeper send it at `due_ms`.
-    pub fn pending(id: &EventId, due_ms: u64) -> Item {
-        let mut item = key(id);
+    pub fn pending(id: &EventId, topic: Topic, due_ms: u64) -> Item {
+        let mut item = key(id, topic);
         item.insert(GSI1.pk.into(), s(DUE));
-        item.insert(GSI1.sk.into(), due_sort(due_ms, id));
+        item.insert(GSI1.sk.into(), due_sort(due_ms, id, topic));
         item
     }
 
     /// The new index sort value after a resend, for an `UpdateItem`.
-    pub fn due_at(id: &EventId, due_ms: u64) -> (&'static str, AttributeValue) {
-        (GSI1.sk, due_sort(due_ms, id))
+    pub fn due_at(id: &EventId, topic: Topic, due_ms: u64) -> (&'static str, AttributeValue) {
+        (GSI1.sk, due_sort(due_ms, id, topic))
     }
 
     pub fn due_partition() -> AttributeValue {
@@ -271,6 +277,44 @@ pub mod outbox {
     /// Upper bound (exclusive) of index sort values due by `now_ms`.
     pub fn due_before(now_ms: u64) -> AttributeValue {
         s(format!("{:013}", now_ms.saturating_add(1)))
+    }
+}
+
+pub mod webhook {
+    use super::*;
+    use crate::events::{EndpointId, EventId};
+
+    const ENDPOINTS: &str = "WEBHOOKS";
+    const ENDPOINT: &str = "ENDPOINT#";
+    const DELIVERY: &str = "DELIVERY#";
+
+    /// Every endpoint in one partition: a shop has a handful, and the
+    /// webhooks worker reads them all for each event in one Query.
+    pub fn endpoint(id: &EndpointId) -> Item {
+        single(ENDPOINTS.into(), &format!("{ENDPOINT}{id}"))
+    }
+
+    /// `(pk value, sk prefix)` of the endpoints.
+    pub fn endpoints() -> (AttributeValue, AttributeValue) {
+        (s(ENDPOINTS), s(ENDPOINT))
+    }
+
+    fn deliveries_partition(endpoint: &EndpointId) -> String {
+        format!("WEBHOOK#{endpoint}")
+    }
+
+    /// An event's delivery to one endpoint, keyed by the (time-ordered)
+    /// event id: newest first is a backwards Query.
+    pub fn delivery(endpoint: &EndpointId, event: &EventId) -> Item {
+        single(
+            deliveries_partition(endpoint),
+            &format!("{DELIVERY}{event}"),
+        )
+    }
+
+    /// `(pk value, sk prefix)` of an endpoint's deliveries.
+    pub fn deliveries(endpoint: &EndpointId) -> (AttributeValue, AttributeValue) {
+        (s(deliveries_partition(endpoint)), s(DELIVERY))
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`events`]: domain events, written to the outbox with their change.
 //! - [`store`]: repositories over DynamoDB, one trait per capability, and
 //!   the outbox relay to SQS.
+//! - [`webhooks`]: outgoing webhooks: subscriptions, signatures, the SSRF guard.
 //! - [`worker`]: the edge every SQS and scheduled worker shares.
 
 pub mod auth;
@@ -35,6 +36,7 @@ pub mod pages;
 pub mod payments;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 pub mod worker;
 
 pub use config::Config;

@@ -37,17 +37,23 @@ pub enum WorkerError {
     Relay(String),
     #[error(transparent)]
     Provider(#[from] crate::payments::GatewayError),
+    /// Some webhook deliveries failed; the message comes back after the
+    /// retry schedule's delay.
+    #[error("webhook deliveries failed: {0}")]
+    Webhooks(String),
 }
 
 /// Facts about one delivery of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// 1 on the first delivery; [`MAX_RECEIVES`] on the last before the DLQ.
     pub receive_count: u32,
+    /// For a handler that sets its own retry delay (`ChangeMessageVisibility`).
+    pub receipt_handle: String,
 }
 
 impl Delivery {
-    pub fn is_last(self) -> bool {
+    pub fn is_last(&self) -> bool {
         self.receive_count >= MAX_RECEIVES
     }
 }
@@ -93,6 +99,7 @@ where
                 .get("ApproximateReceiveCount")
                 .and_then(|count| count.parse().ok())
                 .unwrap_or(1),
+            receipt_handle: message.receipt_handle.clone().unwrap_or_default(),
         };
         let span = tracing::info_span!(
             "message",
@@ -100,9 +107,10 @@ where
             %correlation_id,
             receive_count = delivery.receive_count
         );
+        let last = delivery.is_last();
         let work = crate::telemetry::with_correlation_id(
             correlation_id,
-            apply(message, delivery, handler),
+            apply(message, delivery, last, handler),
         )
         .instrument(span);
         if work.await.is_err() {
@@ -119,7 +127,12 @@ where
     Ok(response)
 }
 
-async fn apply<H, Fut>(message: SqsMessage, delivery: Delivery, handler: &H) -> Result<(), ()>
+async fn apply<H, Fut>(
+    message: SqsMessage,
+    delivery: Delivery,
+    last: bool,
+    handler: &H,
+) -> Result<(), ()>
 where
     H: Fn(Event, Delivery) -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
@@ -141,7 +154,7 @@ where
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     match &result {
         Ok(()) => tracing::info!(event_id, event_type, latency_ms, "message applied"),
-        Err(err) if delivery.is_last() => tracing::error!(
+        Err(err) if last => tracing::error!(
             event_id,
             event_type,
             latency_ms,

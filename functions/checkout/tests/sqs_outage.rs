@@ -10,7 +10,7 @@ use quiet_core::{
     clock,
     deps::Checkout,
     domain::Quantity,
-    events::{Change, Event},
+    events::{Change, Event, Topic},
     store::{
         Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoNotifications, DynamoOrders,
         DynamoOutbox, DynamoPricing, OutboxStore, ProductStore,
@@ -136,15 +136,30 @@ async fn checkout_succeeds_while_sqs_is_down_and_the_sweeper_delivers_later() {
         notifications: DynamoNotifications::new(testkit::dynamodb(), testkit::table()),
         outbox: outbox.clone(),
     };
-    notifications_worker::handle(&worker, event, Delivery { receive_count: 1 })
-        .await
-        .expect("applied");
+    notifications_worker::handle(
+        &worker,
+        event,
+        Delivery {
+            receive_count: 1,
+            receipt_handle: String::new(),
+        },
+    )
+    .await
+    .expect("applied");
+    // Each consumer acknowledges its own copy: the notifications copy
+    // leaves, the merchant webhooks' copy waits for its worker.
     let left = outbox
         .due(clock::now_ms() + 3_600_000, 100)
         .await
         .expect("due");
-    assert!(
-        !left.iter().any(|p| ours(&p.event)),
+    let topics: Vec<Topic> = left
+        .iter()
+        .filter(|p| ours(&p.event))
+        .map(|p| p.topic)
+        .collect();
+    assert_eq!(
+        topics,
+        [Topic::Webhooks],
         "acknowledged events leave the outbox"
     );
 }

@@ -14,7 +14,7 @@ use quiet_core::{
 async fn main() -> Result<(), lambda_runtime::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let relay = Relay::from_env(&config, &[Topic::Orders])?;
+    let relay = Relay::from_env(&config, &[Topic::Orders, Topic::Webhooks])?;
     let deps = Deps {
         orders: DynamoOrders::new(config.dynamodb(), &config.table_name).with_relay(relay),
         payment_ttl: config::seconds(&config::env, "ORDER_PAYMENT_TTL", 900)?,

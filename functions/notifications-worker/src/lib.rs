@@ -13,7 +13,7 @@
 use quiet_core::{
     clock,
     domain::Total,
-    events::{Change, Event, OrderRef},
+    events::{Change, Event, OrderRef, Topic},
     store::{Notification, NotificationKind, NotificationStore, Order, OrderStore, OutboxStore},
     worker::{Delivery, WorkerError},
 };
@@ -43,7 +43,9 @@ pub async fn handle<O: OrderStore, N: NotificationStore, X: OutboxStore>(
             }),
         ),
         Change::RefundFailed(_) => (None, None),
-        Change::ReportRequested { .. } | Change::RefundRequested(_) => {
+        Change::ReportRequested { .. }
+        | Change::RefundRequested(_)
+        | Change::WebhookReplayRequested { .. } => {
             return Err(WorkerError::Malformed(format!(
                 "{} does not belong on the order events queue",
                 event.change.name()
@@ -68,7 +70,7 @@ pub async fn handle<O: OrderStore, N: NotificationStore, X: OutboxStore>(
             "notification delivered"
         );
     }
-    deps.outbox.ack(&event.event_id).await?;
+    deps.outbox.ack(&event.event_id, Topic::Orders).await?;
     Ok(())
 }
 

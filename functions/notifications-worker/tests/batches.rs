@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use notifications_worker::{handle, Deps};
 use quiet_core::{
     domain::PageLimit,
-    events::{Change, Event, OrderRef},
+    events::{Change, Event, OrderRef, Topic},
     store::{
         DynamoNotifications, DynamoOrders, DynamoOutbox, NotificationStore, Order, OrderStore,
         OutboxStore,
@@ -248,19 +248,39 @@ async fn applying_an_event_acknowledges_it_in_the_outbox() {
         .event
         .clone();
     let deps = deps();
-    handle(&deps, placed.clone(), Delivery { receive_count: 1 })
-        .await
-        .expect("applied");
+    handle(
+        &deps,
+        placed.clone(),
+        Delivery {
+            receive_count: 1,
+            receipt_handle: String::new(),
+        },
+    )
+    .await
+    .expect("applied");
     let after = outbox
         .due(quiet_core::clock::now_ms(), 100)
         .await
         .expect("due");
-    assert!(after.iter().all(|p| p.event.event_id != placed.event_id));
+    // Only this consumer's copy is acknowledged; the webhooks copy stays.
+    assert!(after
+        .iter()
+        .all(|p| p.event.event_id != placed.event_id || p.topic != Topic::Orders));
+    assert!(after
+        .iter()
+        .any(|p| p.event.event_id == placed.event_id && p.topic == Topic::Webhooks));
     // order.placed sends nothing; the confirmation waits for payment.
     assert!(inbox(order).await.is_empty());
     // Applying it again (a late duplicate) is harmless.
-    handle(&deps, placed, Delivery { receive_count: 2 })
-        .await
-        .expect("applied again");
+    handle(
+        &deps,
+        placed,
+        Delivery {
+            receive_count: 2,
+            receipt_handle: String::new(),
+        },
+    )
+    .await
+    .expect("applied again");
     let _ = deps.orders.get(&order.order_id).await.expect("order");
 }

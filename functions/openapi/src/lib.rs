@@ -55,6 +55,11 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         get_promotion::handler,
         update_promotion::handler,
         delete_promotion::handler,
+        create_webhook_endpoint::handler,
+        list_webhook_endpoints::handler,
+        delete_webhook_endpoint::handler,
+        list_webhook_deliveries::handler,
+        replay_webhook_delivery::handler,
         put_tax_rate::handler,
         payment_webhook::handler,
         list_notifications::handler,
@@ -78,7 +83,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         (name = "orders", description = "Checkout and the customer's own orders"),
         (name = "payments", description = "The payment provider's signed webhook"),
         (name = "notifications", description = "Messages the system sent the customer"),
-        (name = "admin", description = "Shop staff: catalog edits, promotions, tax rates, shipping, refunds, reports"),
+        (name = "admin", description = "Shop staff: catalog edits, promotions, tax rates, shipping, refunds, reports, webhook endpoints"),
         (name = "ops", description = "Health and this document"),
     )
 )]

@@ -18,7 +18,7 @@ use hyper_util::{
 };
 use quiet_core::{
     clock,
-    events::{Change, Event},
+    events::{Change, Event, Topic},
     payments::{GatewayError, RefundGateway, RefundSubmission, SignedWebhooks},
     store::{OrderStore, OutboxStore, RefundCommit},
     worker::{Delivery, WorkerError},
@@ -83,7 +83,7 @@ pub async fn handle<O: OrderStore, X: OutboxStore, G: RefundGateway>(
             }
         }
     }
-    deps.outbox.ack(&event.event_id).await?;
+    deps.outbox.ack(&event.event_id, Topic::Refunds).await?;
     Ok(())
 }
 

@@ -44,11 +44,14 @@ pub async fn handle<X: OutboxStore>(deps: &Deps<X>, now_ms: u64) -> Result<Summa
     for pending in due {
         let id = &pending.event.event_id;
         if pending.relays >= MAX_RELAYS {
-            deps.outbox.park(id, &clock::now_rfc3339()).await?;
+            deps.outbox
+                .park(id, pending.topic, &clock::now_rfc3339())
+                .await?;
             summary.parked += 1;
             tracing::error!(
                 event_id = %id,
                 event_type = pending.event.change.name(),
+                topic = pending.topic.as_str(),
                 relays = pending.relays,
                 "outbox event parked: never acknowledged; see the queue's DLQ"
             );
@@ -56,18 +59,19 @@ pub async fn handle<X: OutboxStore>(deps: &Deps<X>, now_ms: u64) -> Result<Summa
         }
         if let Err(err) = deps
             .relay
-            .send(&pending.event, &pending.correlation_id)
+            .send(&pending.event, pending.topic, &pending.correlation_id)
             .await
         {
             summary.failed += 1;
             tracing::warn!(event_id = %id, error = %err, "resend failed; retrying next run");
             break;
         }
-        if deps.outbox.resent(id, now_ms).await? {
+        if deps.outbox.resent(id, pending.topic, now_ms).await? {
             summary.resent += 1;
             tracing::info!(
                 event_id = %id,
                 event_type = pending.event.change.name(),
+                topic = pending.topic.as_str(),
                 correlation_id = pending.correlation_id,
                 "outbox event resent"
             );

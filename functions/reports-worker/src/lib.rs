@@ -10,7 +10,7 @@
 use quiet_core::{
     clock,
     domain::OrderStatus,
-    events::{Change, Event},
+    events::{Change, Event, Topic},
     store::{OrderStore, OutboxStore, ReportStore, ReportSummary},
     worker::{Delivery, WorkerError},
 };
@@ -68,7 +68,7 @@ pub async fn handle<O: OrderStore, R: ReportStore, X: OutboxStore>(
             Err(err) => return Err(err),
         }
     }
-    deps.outbox.ack(&event.event_id).await?;
+    deps.outbox.ack(&event.event_id, Topic::Reports).await?;
     Ok(())
 }
 

@@ -40,7 +40,7 @@ impl From<Quantity> for u32 {
 
 /// A cart holds at most this many lines, which keeps a checkout within one
 /// DynamoDB transaction (100 actions: a stock update per line, plus the
-/// order, the cart, the idempotency record and the outbox event).
+/// order, the cart, the idempotency record and the outbox items).
 pub const MAX_CART_LINES: usize = 50;
 
 /// An order id: `ord_` and 32 lowercase hex digits.

@@ -126,7 +126,8 @@ impl CheckoutStore for DynamoCheckout {
         promotion: Option<&Promotion>,
         completion: &Completion<'_>,
     ) -> Result<Commit, StoreError> {
-        let mut actions = Vec::with_capacity(order.items.len() + 6);
+        let lines = order.items.len();
+        let mut actions = Vec::with_capacity(lines + 7);
         for line in &order.items {
             let decrement = built(
                 Update::builder()
@@ -162,7 +163,10 @@ impl CheckoutStore for DynamoCheckout {
             order_id: order.order_id.clone(),
             user_id: user.clone(),
         }));
-        actions.push(outbox::put_action(&self.table, &placed)?);
+        let outbox = outbox::put_actions(&self.table, &placed)?;
+        // The promotion's conditions come after one outbox item per topic.
+        let promotion_at = lines + 3 + outbox.len();
+        actions.extend(outbox);
         if let Some(promotion) = promotion {
             actions.extend(promotions::redeem_actions(
                 &self.table,
@@ -179,7 +183,6 @@ impl CheckoutStore for DynamoCheckout {
             }
             Err(codes) => codes,
         };
-        let lines = order.items.len();
         let short: Vec<Sku> = order
             .items
             .iter()
@@ -193,9 +196,9 @@ impl CheckoutStore for DynamoCheckout {
             Commit::OutOfStock(short)
         } else if condition_failed(&codes, lines + 1) {
             Commit::CartChanged
-        } else if condition_failed(&codes, lines + 4) {
+        } else if condition_failed(&codes, promotion_at) {
             Commit::PromotionExhausted
-        } else if condition_failed(&codes, lines + 5) {
+        } else if condition_failed(&codes, promotion_at + 1) {
             Commit::PromotionAlreadyUsed
         } else {
             // The order's own condition (a fresh random id) cannot fail.

@@ -17,6 +17,7 @@ pub mod reports;
 pub mod sessions;
 pub mod taxes;
 pub mod users;
+pub mod webhooks;
 
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
 pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout};
@@ -35,6 +36,7 @@ pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummar
 pub use sessions::{DynamoSessions, Rotation, Session, SessionStore, TokenHash};
 pub use taxes::{DynamoPricing, DynamoTaxes, PricingInputs, PricingStore, TaxRates, TaxStore};
 pub use users::{DynamoUsers, User, UserStore};
+pub use webhooks::{DynamoWebhooks, WebhookStore};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 

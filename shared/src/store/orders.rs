@@ -564,8 +564,8 @@ impl OrderStore for DynamoOrders {
         let mut actions = vec![
             update,
             idempotency::complete_action(&self.table, completion)?,
-            outbox::put_action(&self.table, &event)?,
         ];
+        actions.extend(outbox::put_actions(&self.table, &event)?);
         for line in &plan.restocked {
             actions.push(self.stock_back(&line.sku, line.quantity.get())?);
         }
@@ -635,11 +635,11 @@ impl OrderStore for DynamoOrders {
         } else {
             Change::RefundFailed(reference)
         });
-        let actions = vec![
+        let mut actions = vec![
             self.refund_update(order, &refunds, refunded, next, now)?,
             self.event_record(event, label, now)?,
-            outbox::put_action(&self.table, &announced)?,
         ];
+        actions.extend(outbox::put_actions(&self.table, &announced)?);
         match super::transact(&self.client, actions).await? {
             Ok(()) => {
                 outbox::publish(self.relay.as_ref(), &announced).await;
@@ -801,10 +801,8 @@ impl DynamoOrders {
         )
         .ok_or_else(|| StoreError::Corrupt(format!("no transition to {}", next.as_str())))?;
         let event = Event::new(change);
-        let mut actions = vec![
-            TransactWriteItem::builder().update(update).build(),
-            outbox::put_action(&self.table, &event)?,
-        ];
+        let mut actions = vec![TransactWriteItem::builder().update(update).build()];
+        actions.extend(outbox::put_actions(&self.table, &event)?);
         actions.extend(extra);
         match super::transact(&self.client, actions).await? {
             Ok(()) => {

@@ -1,8 +1,10 @@
 //! The transactional outbox and its relay to SQS.
 //!
 //! - A state change puts its [`Event`] in the outbox inside its own
-//!   transaction ([`put_action`]): no change without its event, no event
-//!   without its change.
+//!   transaction ([`put_actions`]): no change without its event, no event
+//!   without its change. An event with two consumers (a merchant-facing
+//!   one: its own worker and the webhooks worker) gets one item per
+//!   consumer, so each acknowledges, is resent and is parked on its own.
 //! - Right after the commit, the writer sends the event to its topic's queue
 //!   ([`Relay::publish`]). This costs no DynamoDB call: the outbox item is
 //!   removed by the consumer once it has applied the event ([`OutboxStore::ack`]),
@@ -33,17 +35,17 @@ pub const CORRELATION_ATTRIBUTE: &str = "correlation_id";
 /// reading a DLQ without decoding bodies).
 pub const TYPE_ATTRIBUTE: &str = "event_type";
 
-/// The outbox item for `event`, due for a resend from the moment it was
-/// written (the sweeper adds its own grace period).
-pub(crate) fn item(event: &Event) -> Result<Item, StoreError> {
+/// The outbox item for `event`'s consumer on `topic`, due for a resend
+/// from the moment it was written (the sweeper adds its own grace period).
+pub(crate) fn item(event: &Event, topic: Topic) -> Result<Item, StoreError> {
     let body = event
         .to_json()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let correlation_id =
         crate::telemetry::correlation_id().unwrap_or_else(|| event.event_id.as_str().to_string());
-    let mut item = keys::outbox::pending(&event.event_id, event.occurred_ms);
+    let mut item = keys::outbox::pending(&event.event_id, topic, event.occurred_ms);
     item.extend([
-        ("topic".into(), s(event.change.topic().as_str())),
+        ("topic".into(), s(topic.as_str())),
         ("body".into(), s(body)),
         ("correlation_id".into(), s(correlation_id)),
         ("relays".into(), n(0u32)),
@@ -51,22 +53,35 @@ pub(crate) fn item(event: &Event) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-/// The outbox write as an action of the change's own transaction.
-pub(crate) fn put_action(table: &str, event: &Event) -> Result<TransactWriteItem, StoreError> {
-    Put::builder()
-        .table_name(table)
-        .set_item(Some(item(event)?))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", keys::PK)
-        .build()
-        .map(|put| TransactWriteItem::builder().put(put).build())
-        .map_err(|e| StoreError::Dynamo(e.to_string()))
+/// The outbox writes, one per consumer, as actions of the change's own
+/// transaction.
+pub(crate) fn put_actions(
+    table: &str,
+    event: &Event,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    event
+        .change
+        .topics()
+        .into_iter()
+        .map(|topic| {
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item(event, topic)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|e| StoreError::Dynamo(e.to_string()))
+        })
+        .collect()
 }
 
 /// An outbox event that is due for (re)sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub event: Event,
+    /// The consumer still to apply it.
+    pub topic: Topic,
     pub correlation_id: String,
     pub relays: u32,
 }
@@ -75,6 +90,8 @@ fn decode_pending(item: &Item) -> Result<Pending, StoreError> {
     Ok(Pending {
         event: Event::from_json(get_s(item, "body")?)
             .map_err(|e| StoreError::Corrupt(format!("outbox body: {e}")))?,
+        topic: Topic::parse(get_s(item, "topic")?)
+            .ok_or_else(|| StoreError::Corrupt("outbox topic".into()))?,
         correlation_id: get_s(item, "correlation_id")?.to_string(),
         relays: get_n(item, "relays")?,
     })
@@ -94,14 +111,24 @@ pub trait OutboxStore: Send + Sync {
     fn resent(
         &self,
         id: &EventId,
+        topic: Topic,
         next_due_ms: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Takes an event out of the sweep for good, keeping it for inspection.
-    fn park(&self, id: &EventId, now: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn park(
+        &self,
+        id: &EventId,
+        topic: Topic,
+        now: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The consumer applied the event: it leaves the outbox.
-    fn ack(&self, id: &EventId) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The consumer on `topic` applied the event: its item leaves the outbox.
+    fn ack(
+        &self,
+        id: &EventId,
+        topic: Topic,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -135,20 +162,35 @@ impl OutboxStore for DynamoOutbox {
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await?;
-        out.items
+        // One unreadable item (edited by hand, or written by a newer
+        // version) must not stop the sweep for every other event.
+        Ok(out
+            .items
             .unwrap_or_default()
             .iter()
-            .map(decode_pending)
-            .collect()
+            .filter_map(|item| match decode_pending(item) {
+                Ok(pending) => Some(pending),
+                Err(err) => {
+                    let pk = item.get(keys::PK).and_then(|v| v.as_s().ok());
+                    tracing::error!(pk = ?pk, error = %err, "outbox item skipped: unreadable");
+                    None
+                }
+            })
+            .collect())
     }
 
-    async fn resent(&self, id: &EventId, next_due_ms: u64) -> Result<bool, StoreError> {
-        let (due_name, due_value) = keys::outbox::due_at(id, next_due_ms);
+    async fn resent(
+        &self,
+        id: &EventId,
+        topic: Topic,
+        next_due_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let (due_name, due_value) = keys::outbox::due_at(id, topic, next_due_ms);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::outbox::key(id)))
+            .set_key(Some(keys::outbox::key(id, topic)))
             .update_expression("SET #due = :due ADD relays :one")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#due", due_name)
@@ -160,12 +202,12 @@ impl OutboxStore for DynamoOutbox {
         super::unless_condition_failed(result)
     }
 
-    async fn park(&self, id: &EventId, now: &str) -> Result<(), StoreError> {
+    async fn park(&self, id: &EventId, topic: Topic, now: &str) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::outbox::key(id)))
+            .set_key(Some(keys::outbox::key(id, topic)))
             .update_expression("REMOVE #ipk, #isk SET parked_at = :now")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#ipk", keys::GSI1.pk)
@@ -177,11 +219,11 @@ impl OutboxStore for DynamoOutbox {
         super::unless_condition_failed(result).map(|_| ())
     }
 
-    async fn ack(&self, id: &EventId) -> Result<(), StoreError> {
+    async fn ack(&self, id: &EventId, topic: Topic) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(keys::outbox::key(id)))
+            .set_key(Some(keys::outbox::key(id, topic)))
             .send()
             .await?;
         Ok(())
@@ -237,9 +279,13 @@ impl Relay {
         aws_sdk_sqs::Client::from_conf(conf)
     }
 
-    /// Sends one event with its correlation id.
-    pub async fn send(&self, event: &Event, correlation_id: &str) -> Result<(), RelayError> {
-        let topic = event.change.topic();
+    /// Sends one event to one of its consumers, with its correlation id.
+    pub async fn send(
+        &self,
+        event: &Event,
+        topic: Topic,
+        correlation_id: &str,
+    ) -> Result<(), RelayError> {
         let queue = self
             .queues
             .get(&topic)
@@ -268,23 +314,32 @@ impl Relay {
         Ok(())
     }
 
-    /// Right after a commit: sends what it wrote. Never fails the caller;
+    /// Right after a commit: sends what it wrote, to every consumer at
+    /// once (so a second consumer adds no latency). Never fails the caller;
     /// what could not be sent stays in the outbox for the sweeper.
     pub async fn publish(&self, event: &Event) {
         let correlation_id = crate::telemetry::correlation_id()
             .unwrap_or_else(|| event.event_id.as_str().to_string());
-        match self.send(event, &correlation_id).await {
-            Ok(()) => tracing::info!(
-                event_id = %event.event_id,
-                event_type = event.change.name(),
-                "event relayed"
-            ),
-            Err(err) => tracing::warn!(
-                event_id = %event.event_id,
-                event_type = event.change.name(),
-                error = %err,
-                "event not relayed now; the outbox sweeper will resend it"
-            ),
+        let sends = event.change.topics().into_iter().map(|topic| {
+            let correlation_id = &correlation_id;
+            async move { (topic, self.send(event, topic, correlation_id).await) }
+        });
+        for (topic, result) in futures_util::future::join_all(sends).await {
+            match result {
+                Ok(()) => tracing::info!(
+                    event_id = %event.event_id,
+                    event_type = event.change.name(),
+                    topic = topic.as_str(),
+                    "event relayed"
+                ),
+                Err(err) => tracing::warn!(
+                    event_id = %event.event_id,
+                    event_type = event.change.name(),
+                    topic = topic.as_str(),
+                    error = %err,
+                    "event not relayed now; the outbox sweeper will resend it"
+                ),
+            }
         }
     }
 }

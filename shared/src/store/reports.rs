@@ -269,10 +269,9 @@ impl ReportStore for DynamoReports {
         let event = Event::new(Change::ReportRequested {
             job_id: report.job_id.clone(),
         });
-        let mut actions = vec![
-            TransactWriteItem::builder().put(job).build(),
-            outbox::put_action(&self.table, &event)?,
-        ];
+        let mut actions = vec![TransactWriteItem::builder().put(job).build()];
+        actions.extend(outbox::put_actions(&self.table, &event)?);
+        let claim_at = actions.len();
         if let Some(completion) = completion {
             actions.push(idempotency::complete_action(&self.table, completion)?);
         }
@@ -281,7 +280,7 @@ impl ReportStore for DynamoReports {
                 outbox::publish(self.relay.as_ref(), &event).await;
                 Ok(())
             }
-            Err(codes) if super::condition_failed(&codes, 2) => Err(StoreError::LeaseLost),
+            Err(codes) if super::condition_failed(&codes, claim_at) => Err(StoreError::LeaseLost),
             // A fresh random job id cannot exist already.
             Err(codes) => Err(StoreError::Dynamo(format!("report not created: {codes:?}"))),
         }
