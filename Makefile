@@ -33,7 +33,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench why load audit fuzz
+.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench simulate why load audit fuzz
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
@@ -41,6 +41,7 @@ help:
 	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
 	@echo "make audit  cargo-audit against the RustSec snapshot (part of make test)"
 	@echo "make bench  cold start, memory, instructions and DynamoDB cost of every function -> docs/PERFORMANCE.md"
+	@echo "make simulate  a flash sale against DynamoDB's partition limits, 1 counter vs shards -> docs/FLASH-SALE.md (part of make bench)"
 	@echo "make why    where bytes, init and warm instructions and memory go -> docs/PERFORMANCE-WHY.md"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (60) each, on nightly (not in make test)"
 	@echo "make load   a bounded loopback load test (wrk) of browsing + checkout, checked for oversell and 5xx"
@@ -99,10 +100,16 @@ build: tools
 # Not part of `make test`: release builds for two targets take a while.
 # Sizes come from the arm64 build; timings from host release binaries run
 # under a Lambda Runtime API emulator (bench/run.py).
-bench: build
+bench: build simulate
 	cargo build --release --locked --workspace --bins
 	@command -v valgrind >/dev/null || echo "bench: valgrind not found; instructions per call are skipped"
 	$(PY) bench/run.py $(if $(shell command -v valgrind),,--no-callgrind)
+
+# A model, not a measurement (bench/simulate.py says what it assumes);
+# about ten seconds. Its behaviour is tested in make test
+# (tests/test_simulation.py); the full sweep and plot are written here.
+simulate: tools
+	$(PY) bench/simulate.py
 
 # Not part of `make test` either: explains docs/PERFORMANCE.md from
 # release builds with their symbols kept (the `profiling` profile), with
