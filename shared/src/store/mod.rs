@@ -209,15 +209,24 @@ pub(crate) fn has_key(item: &crate::keys::Item, key: &crate::keys::Item) -> bool
 }
 
 /// Runs a transaction, retrying when DynamoDB cancels it for contention
-/// (`TransactionConflict`: another transaction touched one of its items at
-/// the same moment, as in a checkout rush) rather than for a condition.
-/// Returns the per-action codes of a cancellation caused by a condition.
+/// rather than for a condition. Returns the per-action codes of a
+/// cancellation caused by a condition.
+///
+/// Two cancellations are retried, because the SDK's own retry classifier
+/// sees only `TransactionCanceledException`, which it does not retry:
+/// - `TransactionConflict`: another transaction touched one of its items at
+///   the same moment, as in a checkout rush. Retried soon: the other one
+///   finishes in milliseconds.
+/// - `ThrottlingError` / `ProvisionedThroughputExceeded`: an item's
+///   partition is past its write ceiling (a flash sale on one SKU, see
+///   docs/FLASH-SALE.md). Retried the way the SDK retries a throttled
+///   call, with exponential backoff and full jitter, so retries spread out
+///   instead of arriving together at the same full partition.
 pub(crate) async fn transact(
     client: &aws_sdk_dynamodb::Client,
     actions: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
 ) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
-    const ATTEMPTS: u64 = 4;
-    for attempt in 1..=ATTEMPTS {
+    for attempt in 1..=TRANSACT_ATTEMPTS {
         let result = client
             .transact_write_items()
             .set_transact_items(Some(actions.clone()))
@@ -227,21 +236,68 @@ pub(crate) async fn transact(
             return Ok(Ok(()));
         };
         let codes = cancellation_codes(&err);
-        let conflicted = codes
-            .iter()
-            .any(|code| code.as_deref() == Some("TransactionConflict"));
-        let condition = codes
-            .iter()
-            .any(|code| code.as_deref() == Some("ConditionalCheckFailed"));
-        if condition {
-            return Ok(Err(codes));
+        match cancellation(&codes) {
+            Cancellation::Condition => return Ok(Err(codes)),
+            Cancellation::Other => return Err(err.into()),
+            _ if attempt == TRANSACT_ATTEMPTS => return Err(err.into()),
+            retryable => tokio::time::sleep(retry_delay(retryable, attempt, jitter())).await,
         }
-        if !conflicted || attempt == ATTEMPTS {
-            return Err(err.into());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(15 * attempt)).await;
     }
     Err(StoreError::Dynamo("transaction retries exhausted".into()))
+}
+
+const TRANSACT_ATTEMPTS: u32 = 4;
+
+/// Why a transaction was cancelled, by the reasons DynamoDB gave per action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cancellation {
+    /// A condition failed: the caller decides (never retried).
+    Condition,
+    Conflict,
+    Throttled,
+    /// Anything else, or not a cancellation at all.
+    Other,
+}
+
+fn cancellation(codes: &[Option<String>]) -> Cancellation {
+    let has = |wanted: &[&str]| {
+        codes
+            .iter()
+            .any(|code| code.as_deref().is_some_and(|code| wanted.contains(&code)))
+    };
+    if has(&["ConditionalCheckFailed"]) {
+        Cancellation::Condition
+    } else if has(&["ThrottlingError", "ProvisionedThroughputExceeded"]) {
+        Cancellation::Throttled
+    } else if has(&["TransactionConflict"]) {
+        Cancellation::Conflict
+    } else {
+        Cancellation::Other
+    }
+}
+
+/// The wait before retry number `attempt` (1-based). `jitter` is uniform in
+/// [0, 1): a conflict waits 15 ms x attempt; a throttle a random share of
+/// 50 ms x 2^(attempt - 1) (full jitter), capped at one second so a
+/// checkout still answers within API Gateway's timeout.
+fn retry_delay(why: Cancellation, attempt: u32, jitter: f64) -> std::time::Duration {
+    match why {
+        Cancellation::Throttled => {
+            let ceiling = (50.0 * 2f64.powi(attempt.saturating_sub(1) as i32)).min(1000.0);
+            std::time::Duration::from_secs_f64(ceiling * jitter.clamp(0.0, 1.0) / 1000.0)
+        }
+        _ => std::time::Duration::from_millis(15 * u64::from(attempt)),
+    }
+}
+
+/// Uniform in [0, 1) from the OS random source; 0.5 if it fails (the wait
+/// is then merely not jittered).
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.5,
+    }
 }
 
 /// The per-action cancellation codes of a failed TransactWriteItems, in
@@ -272,5 +328,56 @@ where
 {
     fn from(err: SdkError<E, R>) -> Self {
         Self::Dynamo(DisplayErrorContext(&err).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(list: &[Option<&str>]) -> Vec<Option<String>> {
+        list.iter().map(|c| c.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn a_failed_condition_wins_over_everything_else() {
+        let mixed = codes(&[
+            Some("ThrottlingError"),
+            Some("ConditionalCheckFailed"),
+            None,
+        ]);
+        assert_eq!(cancellation(&mixed), Cancellation::Condition);
+    }
+
+    #[test]
+    fn throttles_and_conflicts_are_retried_and_nothing_else_is() {
+        let throttled = codes(&[Some("None"), Some("ThrottlingError")]);
+        assert_eq!(cancellation(&throttled), Cancellation::Throttled);
+        let provisioned = codes(&[Some("ProvisionedThroughputExceeded")]);
+        assert_eq!(cancellation(&provisioned), Cancellation::Throttled);
+        let conflict = codes(&[Some("TransactionConflict"), Some("None")]);
+        assert_eq!(cancellation(&conflict), Cancellation::Conflict);
+        assert_eq!(
+            cancellation(&codes(&[Some("ValidationError")])),
+            Cancellation::Other
+        );
+        assert_eq!(cancellation(&[]), Cancellation::Other);
+    }
+
+    #[test]
+    fn throttled_retries_back_off_exponentially_with_full_jitter_under_a_cap() {
+        use std::time::Duration;
+        let ms = |attempt, jitter| retry_delay(Cancellation::Throttled, attempt, jitter);
+        assert_eq!(ms(1, 0.0), Duration::ZERO);
+        assert_eq!(ms(1, 0.5), Duration::from_millis(25));
+        assert_eq!(ms(2, 0.5), Duration::from_millis(50));
+        assert_eq!(ms(3, 0.5), Duration::from_millis(100));
+        assert!(ms(30, 0.999) < Duration::from_secs(1));
+        let conflict = retry_delay(Cancellation::Conflict, 3, 0.9);
+        assert_eq!(conflict, Duration::from_millis(45));
+        let spread: std::collections::HashSet<u64> =
+            (0..32).map(|_| (jitter() * 1e6) as u64).collect();
+        assert!(spread.len() > 16, "jitter is not random: {spread:?}");
+        assert!((0..1000).map(|_| jitter()).all(|j| (0.0..1.0).contains(&j)));
     }
 }
