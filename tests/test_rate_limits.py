@@ -95,15 +95,21 @@ def test_one_client_hammering_does_not_change_another_clients_answers(limited, a
     with ThreadPoolExecutor(max_workers=48) as pool:
         list(pool.map(lambda _: requests.get(limited.url("/v1/cart"), timeout=60), range(48)))
     assert read(bystander).status_code == 200
-    away_from_a_boundary(2, margin=1.5)
-    started = time.time()
-    with ThreadPoolExecutor(max_workers=48) as pool:
-        hammered = [pool.submit(read, hammer) for _ in range(120)]
-        time.sleep(0.05)
-        observed = [pool.submit(read, bystander) for _ in range(8)]
-        hammered = [f.result() for f in hammered]
-        observed = [f.result() for f in observed]
-    windows = windows_touched(started, time.time(), 2)
+    # A burst is judged only if it fits in two windows: spread over more
+    # (a machine too loaded to serve 120 reads in 2 s) the budget can
+    # allow it all, which says nothing. Such a burst is run again.
+    for _ in range(3):
+        away_from_a_boundary(2, margin=1.5)
+        started = time.time()
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            hammered = [pool.submit(read, hammer) for _ in range(120)]
+            time.sleep(0.05)
+            observed = [pool.submit(read, bystander) for _ in range(8)]
+            hammered = [f.result() for f in hammered]
+            observed = [f.result() for f in observed]
+        windows = windows_touched(started, time.time(), 2)
+        if windows <= 2:
+            break
 
     codes = [r.status_code for r in hammered]
     # 120 reads against 40 per 2 s: at most 40 in each window the burst

@@ -35,3 +35,23 @@ pub fn rfc3339_ms(ms: u64) -> String {
         .and_then(|at| at.format(&Rfc3339).ok())
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
+
+/// Epoch milliseconds of an RFC 3339 instant; `None` if it does not parse.
+pub fn parse_ms(rfc3339: &str) -> Option<u64> {
+    let at = OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_round_trip_through_rfc3339() {
+        for ms in [0, 1_796_400_000_123, now_ms()] {
+            assert_eq!(parse_ms(&rfc3339_ms(ms)), Some(ms));
+        }
+        assert_eq!(parse_ms("2026-12-06T03:15:00Z"), Some(1_796_526_900_000));
+        assert_eq!(parse_ms("yesterday"), None);
+    }
+}

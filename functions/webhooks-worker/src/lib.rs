@@ -226,6 +226,12 @@ where
                 .await?
                 .into_iter()
                 .filter(|endpoint| endpoint.event_types.contains(change.name()))
+                // An endpoint hears of what happens after it is created,
+                // not of an older event the relay happens to send again.
+                .filter(|endpoint| {
+                    clock::parse_ms(&endpoint.created_at)
+                        .is_none_or(|created| created <= event.occurred_ms)
+                })
                 .collect();
             let mut targets = Vec::with_capacity(subscribed.len());
             if !subscribed.is_empty() {
