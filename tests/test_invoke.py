@@ -52,3 +52,4 @@ def test_reports_worker_sample_event_keeps_a_message_it_cannot_apply(stack):
 def test_scheduled_sample_events(stack):
     assert set(invoke("expire-orders")) == {"expired", "skipped"}
     assert set(invoke("relay-outbox")) == {"resent", "parked", "failed"}
+    assert set(invoke("rebalance-stock")) == {"skus", "moves", "units_moved", "skipped", "shrunk"}

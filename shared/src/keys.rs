@@ -9,6 +9,8 @@
 //! |---------------|--------------------|-----------|-------------------------------|---------------------------------------|
 //! | live product  | `PRODUCT#<sku>`    | `PRODUCT` | `CATALOG` / `PRODUCT#<sku>`   | `CATEGORY#<category>` / `PRODUCT#<sku>` |
 //! | deleted product | same             | same      | (removed: sparse)             | (removed: sparse)                     |
+//! | stock shard   | `PRODUCT#<sku>#SHARD#<nn>` | `SHARD` |                       |                                       |
+//! | sharded SKU   | `SHARDED`          | `<sku>`   |                               |                                       |
 //! | cart          | `USER#<id>`        | `CART`    |                               |                                       |
 //! | idempotency   | `USER#<id>`        | `IDEMPOTENCY#<sha256(key)>` |             |                                       |
 //! | order         | `ORDER#<id>`       | `ORDER`   | `ORDERS#<user>` / `<ms>#<id>` | `ORDER_STATUS#<status>` / `<ms>#<id>` |
@@ -37,6 +39,11 @@
 //! code also gets a redemption item per customer, written in that same
 //! transaction on condition it does not exist, and removed with the counter's
 //! decrement when the order is cancelled or expires.
+//!
+//! A hot SKU's stock shards each have their own partition key: items that
+//! share one live in one partition, which is the write ceiling sharding is
+//! there to get past. `SHARDED` lists the SKUs whose shards may hold units,
+//! for the rebalancer (a handful at a time: one small partition).
 //!
 //! The email guard makes emails unique (written in the same transaction as
 //! the user, conditional on not existing) and carries what login needs
@@ -118,6 +125,23 @@ pub mod product {
     /// The category index attribute, for moving a product between categories.
     pub fn category_partition(category: &Category) -> (&'static str, AttributeValue) {
         (GSI2.pk, s(category_pk(category)))
+    }
+
+    /// Stock shard `i` of a SKU (domain::stock): its own partition.
+    pub fn shard(sku: &Sku, i: u8) -> Item {
+        single(format!("PRODUCT#{sku}#SHARD#{i:02}"), "SHARD")
+    }
+
+    const SHARDED: &str = "SHARDED";
+
+    /// The entry that makes the rebalancer look at a sharded SKU.
+    pub fn sharded(sku: &Sku) -> Item {
+        single(SHARDED.into(), sku.as_str())
+    }
+
+    /// The partition listing the sharded SKUs (sort key: the SKU).
+    pub fn sharded_partition() -> AttributeValue {
+        s(SHARDED)
     }
 
     /// The index attributes a soft delete removes, making listings skip it.

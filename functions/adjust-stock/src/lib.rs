@@ -118,7 +118,7 @@ async fn keyed<P: ProductStore>(
         let stored = idempotent::stored(&json(StatusCode::OK, &Stock { sku, stock: to }));
         if deps
             .products
-            .replace_stock(sku, from, to, &ticket.completion(&stored))
+            .replace_stock(&product, to, &ticket.completion(&stored))
             .await?
         {
             return Ok(idempotent::sent(stored));

@@ -7,6 +7,12 @@
 //! `quiet_core::store::checkout`). A destination without tax rates is one
 //! the shop does not ship to: 422.
 //!
+//! A sharded SKU (a flash sale: docs/FLASH-SALE.md) takes its units from
+//! one shard chosen at random. When that shard is short, every bin of the
+//! SKU is read (one BatchGetItem) and the units are taken where they are,
+//! across bins if need be: 2 calls more, at most `SHARD_RETRIES` times. The
+//! answer is 409 only when that read shows too few units in all.
+//!
 //! Same key and body again → the stored 201 with `Idempotent-Replayed:
 //! true`; another body → 422; while the first runs → 409. Failures that
 //! wrote nothing (empty cart, not enough stock, a code used up) give the
@@ -23,20 +29,22 @@ use quiet_core::{
     domain::{
         order::Totals,
         promotion::Refusal,
+        stock::{self, ShardCount, Take},
         tax::{self, AppliedTax},
-        Category, Line, OrderId, OrderStatus, ShippingAddress, Total,
+        Category, Line, OrderId, OrderStatus, Product, ShippingAddress, Sku, Total,
     },
     http::{idempotency_key, json_body},
     idempotent::{self, Begin, Ticket},
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{
-        CartStore, CheckoutStore, Commit, Order, PricingStore, Promotion, Scope, StoreError,
-        StoredResponse,
+        CartStore, CheckoutStore, Commit, LineTake, Order, PricingStore, Promotion, Scope,
+        StoreError, StoredResponse,
     },
     ApiError,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub use quiet_core::http::{IDEMPOTENCY_KEY, REPLAYED};
 
@@ -116,13 +124,15 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
 
     // Two lines of one SKU cannot exist (the cart is keyed by SKU), so each
     // line is one conditional decrement.
+    // A sharded SKU's product item does not know its total: its shards'
+    // conditions decide.
     let mut short = Vec::new();
     let mut items = Vec::with_capacity(cart.lines.len());
     let mut categories: Vec<Option<&Category>> = Vec::with_capacity(cart.lines.len());
     for line in &cart.lines {
         let Some(product) = catalog
             .get(&line.sku)
-            .filter(|p| p.stock >= line.quantity.get())
+            .filter(|p| p.is_sharded() || p.stock >= line.quantity.get())
         else {
             short.push(line.sku.to_string());
             continue;
@@ -215,17 +225,51 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
             format!("/v1/orders/{}", order.order_id),
         )],
     };
-    match deps
-        .checkout
-        .commit(
-            &user.id,
-            &order,
-            cart.version,
-            promotion,
-            &ticket.completion(&stored),
-        )
-        .await?
-    {
+    let completion = ticket.completion(&stored);
+    let mut takes: Vec<LineTake> = order
+        .items
+        .iter()
+        .enumerate()
+        .map(|(line, item)| {
+            let shards = catalog
+                .get(&item.sku)
+                .map_or(ShardCount::ONE, Product::shard_count);
+            LineTake {
+                line,
+                take: Take {
+                    bin: stock::pick(shards, stock::random()),
+                    units: item.quantity.get(),
+                },
+            }
+        })
+        .collect();
+    let mut retries = 0;
+    let outcome = loop {
+        let outcome = deps
+            .checkout
+            .commit(
+                &user.id,
+                &order,
+                &takes,
+                cart.version,
+                promotion,
+                &completion,
+            )
+            .await?;
+        match outcome {
+            Commit::OutOfStock(short)
+                if retries < SHARD_RETRIES
+                    && short
+                        .iter()
+                        .all(|sku| catalog.get(sku).is_some_and(Product::is_sharded)) =>
+            {
+                retries += 1;
+                takes = retake(&deps.checkout, &order, catalog, takes, &short).await?;
+            }
+            outcome => break outcome,
+        }
+    };
+    match outcome {
         Commit::Placed => {
             metrics::count("OrdersPlaced", &[]);
             Ok(idempotent::sent(stored))
@@ -251,6 +295,54 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
             metrics::count("CheckoutConflicts", &[("reason", "promotion")]);
             Err(refused(promotion, Refusal::AlreadyUsed))
         }
+    }
+}
+
+/// How often a checkout re-reads a sharded SKU's bins after a short one.
+const SHARD_RETRIES: usize = 4;
+
+/// Room for takes in one transaction: 100 actions, less the order, the
+/// cart, the key's completion, the outbox items and a code's two.
+const MAX_TAKES: usize = 90;
+
+/// New takes for the lines of `short` (sharded SKUs whose bin was short),
+/// from a fresh read of their bins; the other lines keep theirs. 409 when
+/// a SKU's bins hold too few units in all.
+async fn retake<K: CheckoutStore>(
+    checkout: &K,
+    order: &Order,
+    catalog: &HashMap<Sku, Product>,
+    takes: Vec<LineTake>,
+    short: &[Sku],
+) -> Result<Vec<LineTake>, ApiError> {
+    let wanted: Vec<(Sku, u8)> = short
+        .iter()
+        .filter_map(|sku| catalog.get(sku).map(|p| (sku.clone(), p.shards_to_read())))
+        .collect();
+    let bins = checkout.bins(&wanted).await?;
+    let is_short = |line: usize| short.contains(&order.items[line].sku);
+    let mut kept: Vec<LineTake> = takes.into_iter().filter(|t| !is_short(t.line)).collect();
+    let lines: Vec<usize> = (0..order.items.len()).filter(|i| is_short(*i)).collect();
+    let mut refused = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        let item = &order.items[*line];
+        // Leave each line still to plan at least one take.
+        let room = MAX_TAKES.saturating_sub(kept.len() + lines.len() - n - 1);
+        match bins
+            .get(&item.sku)
+            .and_then(|b| b.take(item.quantity.get(), room, stock::random()))
+        {
+            Some(found) => {
+                kept.extend(found.into_iter().map(|take| LineTake { line: *line, take }))
+            }
+            None => refused.push(item.sku.to_string()),
+        }
+    }
+    if refused.is_empty() {
+        Ok(kept)
+    } else {
+        metrics::count("CheckoutConflicts", &[("reason", "out_of_stock")]);
+        Err(ApiError::InsufficientStock(refused))
     }
 }
 

@@ -109,6 +109,7 @@ async fn product_json_has_the_documented_shape() {
             "price",
             "sku",
             "stock",
+            "stock_shards",
             "updated_at",
             "version"
         ]

@@ -1,7 +1,15 @@
-//! PATCH /v1/products/{sku} (admin): edits name, description, category or
-//! price, guarded by `If-Match` (428 without it, 412 when stale) so two
-//! staff editing at once cannot silently overwrite each other. Stock is not
-//! editable here: it moves only by atomic increments (POST …/stock).
+//! PATCH /v1/products/{sku} (admin): edits name, description, category,
+//! price or `stock_shards`, guarded by `If-Match` (428 without it, 412 when
+//! stale) so two staff editing at once cannot silently overwrite each
+//! other. Stock is not editable here: it moves only by atomic increments
+//! (POST …/stock).
+//!
+//! `stock_shards` (1..=32) spreads a hot SKU's stock over that many shard
+//! items for a flash sale, or (1) brings it back to the product item. The
+//! edit is one transaction; the units then move by conditional transfers
+//! (store::shards) while orders go on, before the answer when nothing
+//! races them, else by the scheduled rebalancer. The answer's `stock` is
+//! the SKU's total either way.
 
 use lambda_http::{
     http::{header, HeaderValue, StatusCode},
@@ -49,7 +57,7 @@ pub async fn handler<P: ProductStore>(
     if patch.is_empty() {
         return Err(ApiError::validation(
             "body",
-            "send at least one of name, description, category, price",
+            "send at least one of name, description, category, price, stock_shards",
         ));
     }
     let expected = match if_match(&req, Product::version_in_etag)? {

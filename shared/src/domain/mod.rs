@@ -9,6 +9,7 @@ pub mod order;
 pub mod product;
 pub mod promotion;
 pub mod refund;
+pub mod stock;
 pub mod tax;
 pub mod text;
 

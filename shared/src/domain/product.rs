@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{money::Money, text::Text};
+use super::{money::Money, stock::ShardCount, text::Text};
 
 fn matches_charset(value: &str, len: std::ops::RangeInclusive<usize>, ok: fn(u8) -> bool) -> bool {
     len.contains(&value.len()) && value.bytes().all(ok)
@@ -118,8 +118,18 @@ pub struct Product {
     pub description: Description,
     pub category: Category,
     pub price: Money,
-    /// Units available now.
+    /// Units available now; for a sharded SKU, the total over its shards.
+    // (`ProductStore` reads add the shards; checkout's pricing read does
+    // not, and leaves a sharded SKU's stock to its shards' conditions.)
     pub stock: u32,
+    /// How many shards the stock is spread over (1: not sharded); an
+    /// admin sets it for a flash sale (`PATCH` with `stock_shards`).
+    #[schema(minimum = 1, maximum = 32)]
+    pub stock_shards: u8,
+    /// How many shard items may hold units (`0..span`), which can exceed
+    /// `stock_shards` while a smaller count is being drained into the rest.
+    #[serde(skip)]
+    pub shard_span: u8,
     /// Counts catalog edits (name, description, category, price); stock
     /// moves do not bump it, so concurrent buyers never fail an admin edit.
     pub version: u64,
@@ -130,6 +140,28 @@ pub struct Product {
 }
 
 impl Product {
+    /// Whether any units may be in shard items: spread for a sale, or
+    /// still being drained back after one.
+    pub fn is_sharded(&self) -> bool {
+        self.stock_shards > 1 || self.shard_span > 0
+    }
+
+    /// The shard count checkout spreads over (1 for a stored value out of
+    /// range, which only a manual edit could write).
+    pub fn shard_count(&self) -> ShardCount {
+        ShardCount::try_from(u64::from(self.stock_shards)).unwrap_or(ShardCount::ONE)
+    }
+
+    /// How many shard items may hold units: the span, or N if more.
+    pub fn shards_to_read(&self) -> u8 {
+        let needed = if self.stock_shards > 1 {
+            self.stock_shards
+        } else {
+            0
+        };
+        self.shard_span.max(needed)
+    }
+
     /// A strong validator over everything the representation shows that can
     /// change: edits bump `version`, purchases move `stock`.
     pub fn etag(&self) -> String {

@@ -7,7 +7,8 @@
 //! 2. The caller reads the cart and its products (2 calls), and the live
 //!    promotion when the cart carries a code (1 more).
 //! 3. `commit` is one `TransactWriteItems`: a conditional stock decrement per
-//!    SKU (`stock >= :qty`), the order, the cart's deletion (conditional on
+//!    SKU (`stock >= :qty`; for a sharded SKU, of the shard the caller
+//!    chose, or of several when one is short), the order, the cart's deletion (conditional on
 //!    the version read), the record's completion (conditional on the
 //!    caller's lease), the `order.placed` outbox event and, with a code, its
 //!    redemption (the counter under its limit; the customer's item for a
@@ -20,8 +21,10 @@
 
 use std::future::Future;
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::{
-    types::{Delete, Put, TransactWriteItem, Update},
+    types::{Delete, Put, TransactWriteItem},
     Client,
 };
 
@@ -30,18 +33,47 @@ use super::idempotency::{self, Completion, DynamoIdempotency, IdempotencyStore, 
 use super::orders::{encode_order, Order};
 use super::outbox::{self, Relay};
 use super::promotions::{self, Promotion};
+use super::shards;
 use super::{built, condition_failed, StoreError};
 use crate::auth::UserId;
+use crate::domain::stock::{Bin, Bins, Take};
 use crate::domain::Sku;
 use crate::events::{Change, Event, OrderRef};
 use crate::keys;
 
 pub use super::idempotency::{Claim, RECORD_TTL_SECS, STALE_CLAIM_SECS};
 
+/// Units of one order line taken from one bin (domain::stock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineTake {
+    /// Index of the line in the order's items.
+    pub line: usize,
+    pub take: Take,
+}
+
+impl LineTake {
+    /// Every line's units from its product item: an unsharded catalog.
+    pub fn whole_lines(order: &Order) -> Vec<Self> {
+        order
+            .items
+            .iter()
+            .enumerate()
+            .map(|(line, item)| Self {
+                line,
+                take: Take {
+                    bin: Bin::Product,
+                    units: item.quantity.get(),
+                },
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Commit {
     Placed,
-    /// These SKUs had too little stock (or were deleted); nothing written.
+    /// These SKUs had too little stock in the bins taken from (or were
+    /// deleted); nothing written.
     OutOfStock(Vec<Sku>),
     /// The cart changed since it was read; nothing written.
     CartChanged,
@@ -56,15 +88,26 @@ pub enum Commit {
 
 /// Checkout claims its key like any idempotent request, then commits.
 pub trait CheckoutStore: IdempotencyStore {
-    /// `completion` stores the response (the order) with the order.
+    /// `completion` stores the response (the order) with the order;
+    /// `takes` say where each line's units come from (every line's units,
+    /// exactly).
     fn commit(
         &self,
         user: &UserId,
         order: &Order,
+        takes: &[LineTake],
         cart_version: u64,
         promotion: Option<&Promotion>,
         completion: &Completion<'_>,
     ) -> impl Future<Output = Result<Commit, StoreError>> + Send;
+
+    /// Every bin of these sharded SKUs (with how many shards each may
+    /// span), read strongly consistent: for a checkout whose shard was
+    /// short.
+    fn bins(
+        &self,
+        skus: &[(Sku, u8)],
+    ) -> impl Future<Output = Result<HashMap<Sku, Bins>, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -122,23 +165,20 @@ impl CheckoutStore for DynamoCheckout {
         &self,
         user: &UserId,
         order: &Order,
+        takes: &[LineTake],
         cart_version: u64,
         promotion: Option<&Promotion>,
         completion: &Completion<'_>,
     ) -> Result<Commit, StoreError> {
-        let lines = order.items.len();
+        let lines = takes.len();
         let mut actions = Vec::with_capacity(lines + 7);
-        for line in &order.items {
-            let decrement = built(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(keys::product::key(&line.sku)))
-                    .update_expression("SET stock = stock - :qty")
-                    .condition_expression("stock >= :qty AND attribute_not_exists(deleted_at)")
-                    .expression_attribute_values(":qty", n(line.quantity.get()))
-                    .build(),
-            )?;
-            actions.push(TransactWriteItem::builder().update(decrement).build());
+        for LineTake { line, take } in takes {
+            let sku = &order
+                .items
+                .get(*line)
+                .ok_or_else(|| StoreError::Corrupt(format!("no line {line}")))?
+                .sku;
+            actions.push(shards::take_action(&self.table, sku, *take)?);
         }
         let place = built(
             Put::builder()
@@ -183,13 +223,13 @@ impl CheckoutStore for DynamoCheckout {
             }
             Err(codes) => codes,
         };
-        let short: Vec<Sku> = order
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| condition_failed(&codes, *i))
-            .map(|(_, line)| line.sku.clone())
-            .collect();
+        let mut short: Vec<Sku> = Vec::new();
+        for (i, LineTake { line, .. }) in takes.iter().enumerate() {
+            let sku = &order.items[*line].sku;
+            if condition_failed(&codes, i) && !short.contains(sku) {
+                short.push(sku.clone());
+            }
+        }
         Ok(if condition_failed(&codes, lines + 2) {
             Commit::LeaseLost
         } else if !short.is_empty() {
@@ -204,5 +244,9 @@ impl CheckoutStore for DynamoCheckout {
             // The order's own condition (a fresh random id) cannot fail.
             return Err(StoreError::Dynamo(format!("checkout cancelled: {codes:?}")));
         })
+    }
+
+    async fn bins(&self, skus: &[(Sku, u8)]) -> Result<HashMap<Sku, Bins>, StoreError> {
+        shards::read_bins(&self.client, &self.table, skus).await
     }
 }

@@ -15,12 +15,13 @@ pub mod products;
 pub mod promotions;
 pub mod reports;
 pub mod sessions;
+pub mod shards;
 pub mod taxes;
 pub mod users;
 pub mod webhooks;
 
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
-pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout};
+pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout, LineTake};
 pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore, Scope, StoredResponse};
 pub use notifications::{DynamoNotifications, Notification, NotificationKind, NotificationStore};
 pub use orders::{
@@ -34,6 +35,7 @@ pub use products::{
 pub use promotions::{DynamoPromotions, Promotion, PromotionPage, PromotionPatch, PromotionStore};
 pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummary, SkuSales};
 pub use sessions::{DynamoSessions, Rotation, Session, SessionStore, TokenHash};
+pub use shards::Rebalanced;
 pub use taxes::{DynamoPricing, DynamoTaxes, PricingInputs, PricingStore, TaxRates, TaxStore};
 pub use users::{DynamoUsers, User, UserStore};
 pub use webhooks::{DynamoWebhooks, WebhookStore};

@@ -10,10 +10,12 @@ use serde::Deserialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::idempotency::{self, Completion};
+use super::shards::{self, Rebalanced};
 use super::{StoreError, LIVE};
 use crate::domain::{
     money::Amount,
     product::{Description, ProductName, MAX_STOCK},
+    stock::ShardCount,
     Category, Currency, Money, PageLimit, Product, Sku,
 };
 use crate::keys::{self, Item};
@@ -56,9 +58,10 @@ fn empty_description() -> Description {
     Description::try_from(String::new()).unwrap_or_else(|_| unreachable!())
 }
 
-/// A catalog edit: any of name, description, category, price. Stock moves
-/// only through `POST /v1/products/{sku}/stock` (`ProductStore::adjust_stock`);
-/// sku, stock, version and unknown fields are rejected.
+/// A catalog edit: any of name, description, category, price, and how
+/// many shards the stock is spread over. Stock moves only through
+/// `POST /v1/products/{sku}/stock` (`ProductStore::adjust_stock`); sku,
+/// stock, version and unknown fields are rejected.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
@@ -68,6 +71,11 @@ pub struct ProductPatch {
     pub description: Option<Description>,
     pub category: Option<Category>,
     pub price: Option<Money>,
+    /// 1 (not sharded) to 32: for a flash sale past one item's write
+    /// ceiling (docs/FLASH-SALE.md). Units already there are moved, never
+    /// lost, while orders go on.
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 32)]
+    pub stock_shards: Option<ShardCount>,
 }
 
 impl ProductPatch {
@@ -76,6 +84,7 @@ impl ProductPatch {
             && self.description.is_none()
             && self.category.is_none()
             && self.price.is_none()
+            && self.stock_shards.is_none()
     }
 }
 
@@ -172,17 +181,25 @@ pub trait ProductStore: Send + Sync {
         delta: StockDelta,
     ) -> impl Future<Output = Result<StockChange, StoreError>> + Send;
 
-    /// Sets a live product's stock from `from`, as read, to `to`, in one
-    /// transaction with an idempotency completion (whose response must
-    /// state `to`, so it cannot be an ADD): `false` if the stock changed
-    /// since it was read, or the product went.
+    /// Sets a live product's stock from `product.stock`, as read, to `to`,
+    /// in one transaction with an idempotency completion (whose response
+    /// must state `to`, so it cannot be an ADD): `false` if the stock
+    /// changed since it was read, or the product went. A sharded SKU's
+    /// units move on during a sale, so its change is the difference, added
+    /// to or taken from its bins, and `to` is the total as of the read.
     fn replace_stock(
         &self,
-        sku: &Sku,
-        from: u32,
+        product: &Product,
         to: u32,
         completion: &Completion<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Evens out a sharded SKU's bins for its shard count and lets go of
+    /// shards it no longer needs (domain::stock).
+    fn rebalance(&self, sku: &Sku) -> impl Future<Output = Result<Rebalanced, StoreError>> + Send;
+
+    /// The SKUs whose stock is sharded or being un-sharded.
+    fn sharded(&self) -> impl Future<Output = Result<Vec<Sku>, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -221,6 +238,7 @@ fn to_item(product: &Product) -> Item {
 
 fn from_item(item: &Item) -> Result<Product, StoreError> {
     let amount: u64 = get_n(item, "price_amount")?;
+    let layout = shards::layout_of(item)?;
     Ok(Product {
         sku: get_parsed(item, "sku")?,
         name: get_parsed(item, "name")?,
@@ -231,6 +249,8 @@ fn from_item(item: &Item) -> Result<Product, StoreError> {
             currency: get_parsed::<Currency>(item, "currency")?,
         },
         stock: get_n(item, "stock")?,
+        stock_shards: layout.0,
+        shard_span: layout.1,
         version: get_n(item, "version")?,
         created_at: get_s(item, "created_at")?.to_string(),
         updated_at: get_s(item, "updated_at")?.to_string(),
@@ -258,7 +278,12 @@ impl ProductStore for DynamoProducts {
             .send()
             .await?;
         match out.item {
-            Some(item) if !item.contains_key(DELETED_AT) => from_item(&item).map(Some),
+            Some(item) if !item.contains_key(DELETED_AT) => {
+                let mut product = [from_item(&item)?];
+                shards::add_shard_units(&self.client, &self.table, &mut product).await?;
+                let [product] = product;
+                Ok(Some(product))
+            }
             _ => Ok(None),
         }
     }
@@ -272,10 +297,15 @@ impl ProductStore for DynamoProducts {
         unique.dedup();
         let keys = unique.into_iter().map(keys::product::key).collect();
         let mut found = std::collections::HashMap::new();
+        let mut products = Vec::new();
         for item in super::batch_get(&self.client, &self.table, keys).await? {
             if let Some(product) = decode_product(&item)? {
-                found.insert(product.sku.clone(), product);
+                products.push(product);
             }
+        }
+        shards::add_shard_units(&self.client, &self.table, &mut products).await?;
+        for product in products {
+            found.insert(product.sku.clone(), product);
         }
         Ok(found)
     }
@@ -300,12 +330,14 @@ impl ProductStore for DynamoProducts {
             .limit(limit_i32)
             .send()
             .await?;
-        let items = out
+        let mut items = out
             .items
             .unwrap_or_default()
             .iter()
             .map(from_item)
             .collect::<Result<Vec<_>, _>>()?;
+        // A page with sharded SKUs reads their shards too (one more call).
+        shards::add_shard_units(&self.client, &self.table, &mut items).await?;
         let last = match out.last_evaluated_key {
             Some(_) => items.last().map(|p| p.sku.clone()),
             None => None,
@@ -321,6 +353,8 @@ impl ProductStore for DynamoProducts {
             category: new.category.clone(),
             price: new.price,
             stock: new.stock.0,
+            stock_shards: 1,
+            shard_span: 0,
             version: 1,
             created_at: now.to_string(),
             updated_at: now.to_string(),
@@ -341,94 +375,124 @@ impl ProductStore for DynamoProducts {
         patch: &ProductPatch,
         now: &str,
     ) -> Result<Product, StoreError> {
-        let mut sets = vec!["version = version + :one", "updated_at = :now"];
-        let mut request = self
+        if let Some(shards) = patch.stock_shards {
+            return self
+                .reshard(sku, expected_version, patch, shards, now)
+                .await;
+        }
+        let edit = Edit::of(patch, now);
+        let mut condition = LIVE.to_string();
+        let mut values = edit.values;
+        if let Some(version) = expected_version {
+            condition.push_str(" AND version = :expected");
+            values.insert(":expected".into(), n(version));
+        }
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::product::key(sku)))
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now));
-        if let Some(name) = &patch.name {
-            sets.push("#name = :name");
-            request = request
-                .expression_attribute_names("#name", "name")
-                .expression_attribute_values(":name", s(name.as_str()));
-        }
-        if let Some(description) = &patch.description {
-            sets.push("description = :description");
-            request = request.expression_attribute_values(":description", s(description.as_str()));
-        }
-        if let Some(category) = &patch.category {
-            let (index_attr, partition) = keys::product::category_partition(category);
-            sets.push("category = :category");
-            sets.push("#category_pk = :category_pk");
-            request = request
-                .expression_attribute_names("#category_pk", index_attr)
-                .expression_attribute_values(":category", s(category.as_str()))
-                .expression_attribute_values(":category_pk", partition);
-        }
-        if let Some(price) = &patch.price {
-            sets.push("price_amount = :amount");
-            sets.push("currency = :currency");
-            request = request
-                .expression_attribute_values(":amount", n(price.amount.get()))
-                .expression_attribute_values(":currency", s(price.currency.code()));
-        }
-        let mut condition = LIVE.to_string();
-        if let Some(version) = expected_version {
-            condition.push_str(" AND version = :expected");
-            request = request.expression_attribute_values(":expected", n(version));
-        }
-        let result = request
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(edit.expression)
             .condition_expression(condition)
+            .set_expression_attribute_names(Some(edit.names))
+            .set_expression_attribute_values(Some(values))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
             )
             .send()
             .await;
-        from_item(&super::updated_live_item(result)?)
+        let mut product = [from_item(&super::updated_live_item(result)?)?];
+        shards::add_shard_units(&self.client, &self.table, &mut product).await?;
+        let [product] = product;
+        Ok(product)
     }
 
     async fn delete(&self, sku: &Sku, now: &str) -> Result<(), StoreError> {
-        super::soft_delete(
-            &self.client,
-            &self.table,
-            keys::product::key(sku),
-            &keys::product::LISTING_ATTRIBUTES,
-            now,
-        )
-        .await
+        // An unsharded product (nearly all) is one conditional update.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::product::key(sku)))
+            .update_expression(delete_expression())
+            .condition_expression(format!(
+                "{LIVE} AND attribute_not_exists(shard_span) AND \
+                 (attribute_not_exists(stock_shards) OR stock_shards = :one)"
+            ))
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match super::updated_live_item(result) {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed) => self.delete_sharded(sku, now).await,
+            Err(err) => Err(err),
+        }
     }
 
     async fn replace_stock(
         &self,
-        sku: &Sku,
-        from: u32,
+        product: &Product,
         to: u32,
         completion: &Completion<'_>,
     ) -> Result<bool, StoreError> {
-        let update = super::built(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::product::key(sku)))
-                .update_expression("SET stock = :to")
-                .condition_expression(format!("{LIVE} AND stock = :from"))
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_values(":from", n(from))
-                .expression_attribute_values(":to", n(to))
-                .build(),
-        )?;
-        let actions = vec![
-            TransactWriteItem::builder().update(update).build(),
-            idempotency::complete_action(&self.table, completion)?,
-        ];
+        let sku = &product.sku;
+        let from = product.stock;
+        let mut actions = Vec::new();
+        if product.is_sharded() && to > from {
+            let delta = to - from;
+            let add = super::built(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::product::key(sku)))
+                    .update_expression("ADD stock :delta")
+                    .condition_expression(format!("{LIVE} AND stock <= :most"))
+                    .expression_attribute_names("#pk", keys::PK)
+                    .expression_attribute_values(":delta", n(delta))
+                    .expression_attribute_values(":most", n(MAX_STOCK - delta.min(MAX_STOCK)))
+                    .build(),
+            )?;
+            actions.push(TransactWriteItem::builder().update(add).build());
+        } else if product.is_sharded() {
+            let reach = product.shards_to_read();
+            let bins = shards::read_bins(&self.client, &self.table, &[(sku.clone(), reach)])
+                .await?
+                .remove(sku)
+                .unwrap_or_default();
+            let Some(takes) = bins.take(from - to, ALL_BINS, crate::domain::stock::random()) else {
+                return Ok(false);
+            };
+            for take in takes {
+                actions.push(shards::take_action(&self.table, sku, take)?);
+            }
+        } else {
+            let update = super::built(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::product::key(sku)))
+                    .update_expression("SET stock = :to")
+                    .condition_expression(format!(
+                        "{LIVE} AND stock = :from AND attribute_not_exists(shard_span)"
+                    ))
+                    .expression_attribute_names("#pk", keys::PK)
+                    .expression_attribute_values(":from", n(from))
+                    .expression_attribute_values(":to", n(to))
+                    .build(),
+            )?;
+            actions.push(TransactWriteItem::builder().update(update).build());
+        }
+        let completion_at = actions.len();
+        actions.push(idempotency::complete_action(&self.table, completion)?);
         match super::transact(&self.client, actions).await? {
             Ok(()) => Ok(true),
-            Err(codes) if super::condition_failed(&codes, 1) => Err(StoreError::LeaseLost),
+            Err(codes) if super::condition_failed(&codes, completion_at) => {
+                Err(StoreError::LeaseLost)
+            }
             Err(_) => Ok(false),
         }
     }
@@ -437,6 +501,8 @@ impl ProductStore for DynamoProducts {
         let delta = delta.get();
         // stock + delta must stay within 0..=MAX_STOCK, checked by DynamoDB
         // against the current value, so concurrent adjustments never race.
+        // For a sharded SKU that is its product item's units (where returns
+        // land); a withdrawal they cannot cover takes from the shards.
         let min_before = (-delta).max(0);
         let max_before = i64::from(MAX_STOCK) - delta.max(0);
         let result = self
@@ -450,28 +516,262 @@ impl ProductStore for DynamoProducts {
             .expression_attribute_values(":delta", n(delta))
             .expression_attribute_values(":min", n(min_before))
             .expression_attribute_values(":max", n(max_before))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
             )
             .send()
             .await;
         match result {
-            Ok(out) => Ok(StockChange::Applied {
-                stock: get_n(&out.attributes.unwrap_or_default(), "stock")?,
-            }),
+            Ok(out) => {
+                let mut product = [from_item(&out.attributes.unwrap_or_default())?];
+                shards::add_shard_units(&self.client, &self.table, &mut product).await?;
+                Ok(StockChange::Applied {
+                    stock: product[0].stock,
+                })
+            }
             Err(err) => match err.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    match failed.item.clone().filter(super::is_live) {
-                        Some(item) => Ok(StockChange::Refused {
-                            stock: get_n(&item, "stock")?,
-                        }),
-                        None => Err(StoreError::NotFound),
+                    let Some(item) = failed.item.clone().filter(super::is_live) else {
+                        return Err(StoreError::NotFound);
+                    };
+                    let mut product = [from_item(&item)?];
+                    if product[0].is_sharded() && delta < 0 {
+                        return self.withdraw(&product[0], delta.unsigned_abs()).await;
                     }
+                    shards::add_shard_units(&self.client, &self.table, &mut product).await?;
+                    Ok(StockChange::Refused {
+                        stock: product[0].stock,
+                    })
                 }
                 _ => Err(err.into()),
             },
         }
+    }
+
+    async fn rebalance(&self, sku: &Sku) -> Result<Rebalanced, StoreError> {
+        shards::rebalance(&self.client, &self.table, sku).await
+    }
+
+    async fn sharded(&self) -> Result<Vec<Sku>, StoreError> {
+        shards::sharded_skus(&self.client, &self.table).await
+    }
+}
+
+/// A take may use every bin: the product item and 32 shards.
+const ALL_BINS: usize = 1 + crate::domain::stock::MAX_SHARDS as usize;
+
+/// A soft delete: marked, and off every listing.
+fn delete_expression() -> String {
+    format!(
+        "SET deleted_at = :now, updated_at = :now REMOVE {}",
+        keys::product::LISTING_ATTRIBUTES.join(", ")
+    )
+}
+
+/// Tries at a withdrawal across bins that checkouts keep moving.
+const WITHDRAW_ATTEMPTS: usize = 4;
+
+/// A catalog edit as one `SET` expression with its names and values, for
+/// an `UpdateItem` or a transaction's `Update` alike.
+struct Edit {
+    expression: String,
+    names: std::collections::HashMap<String, String>,
+    values: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+}
+
+impl Edit {
+    fn of(patch: &ProductPatch, now: &str) -> Self {
+        let mut sets = vec!["version = version + :one", "updated_at = :now"];
+        let mut names =
+            std::collections::HashMap::from([("#pk".to_string(), keys::PK.to_string())]);
+        let mut values = std::collections::HashMap::from([
+            (":one".to_string(), n(1)),
+            (":now".to_string(), s(now)),
+        ]);
+        if let Some(name) = &patch.name {
+            sets.push("#name = :name");
+            names.insert("#name".into(), "name".into());
+            values.insert(":name".into(), s(name.as_str()));
+        }
+        if let Some(description) = &patch.description {
+            sets.push("description = :description");
+            values.insert(":description".into(), s(description.as_str()));
+        }
+        if let Some(category) = &patch.category {
+            let (index_attr, partition) = keys::product::category_partition(category);
+            sets.push("category = :category");
+            sets.push("#category_pk = :category_pk");
+            names.insert("#category_pk".into(), index_attr.into());
+            values.insert(":category".into(), s(category.as_str()));
+            values.insert(":category_pk".into(), partition);
+        }
+        if let Some(price) = &patch.price {
+            sets.push("price_amount = :amount");
+            sets.push("currency = :currency");
+            values.insert(":amount".into(), n(price.amount.get()));
+            values.insert(":currency".into(), s(price.currency.code()));
+        }
+        if let Some(shards) = patch.stock_shards {
+            sets.push("stock_shards = :shards");
+            values.insert(":shards".into(), n(shards.get()));
+        }
+        Self {
+            expression: format!("SET {}", sets.join(", ")),
+            names,
+            values,
+        }
+    }
+}
+
+impl DynamoProducts {
+    /// A catalog edit that changes the shard count: the product item's
+    /// layout is read first, because its span (which shards may hold
+    /// units) only grows here and only shrinks once drained. The edit and
+    /// the rebalancer's list entry are one transaction, conditional on the
+    /// version read; then one rebalance moves the units.
+    async fn reshard(
+        &self,
+        sku: &Sku,
+        expected_version: Option<u64>,
+        patch: &ProductPatch,
+        shards: ShardCount,
+        now: &str,
+    ) -> Result<Product, StoreError> {
+        for _ in 0..3 {
+            let current = self.get(sku).await?.ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|v| v != current.version) {
+                return Err(StoreError::ConditionFailed);
+            }
+            let span = if shards.is_sharded() {
+                current.shard_span.max(shards.get())
+            } else {
+                current.shard_span
+            };
+            let mut edit = Edit::of(patch, now);
+            if span > 0 {
+                edit.expression.push_str(", shard_span = :span");
+                edit.values.insert(":span".into(), n(span));
+            }
+            edit.values.insert(":read".into(), n(current.version));
+            let update = super::built(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::product::key(sku)))
+                    .update_expression(edit.expression)
+                    .condition_expression(format!("{LIVE} AND version = :read"))
+                    .set_expression_attribute_names(Some(edit.names))
+                    .set_expression_attribute_values(Some(edit.values))
+                    .build(),
+            )?;
+            let mut actions = vec![TransactWriteItem::builder().update(update).build()];
+            if span > 0 {
+                let mut entry = keys::product::sharded(sku);
+                entry.insert("since".into(), s(now));
+                let listed = super::built(
+                    aws_sdk_dynamodb::types::Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(entry))
+                        .build(),
+                )?;
+                actions.push(TransactWriteItem::builder().put(listed).build());
+            }
+            match super::transact(&self.client, actions).await? {
+                Ok(()) => {
+                    // The edit stands either way: units a busy sale kept
+                    // from moving now, the scheduled rebalancer moves.
+                    if let Err(err) = shards::rebalance(&self.client, &self.table, sku).await {
+                        tracing::warn!(%sku, error = %err, "rebalance after re-sharding failed");
+                    }
+                    return self.get(sku).await?.ok_or(StoreError::NotFound);
+                }
+                // Edited meanwhile: a client that named a version loses.
+                Err(_) if expected_version.is_some() => return Err(StoreError::ConditionFailed),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::ConditionFailed)
+    }
+
+    /// Deletes a sharded product and marks its shards deleted with it, so
+    /// a checkout that read the product before the delete cannot take a
+    /// shard's units after it.
+    async fn delete_sharded(&self, sku: &Sku, now: &str) -> Result<(), StoreError> {
+        let product = self.get(sku).await?.ok_or(StoreError::NotFound)?;
+        let (shards, span) = (product.stock_shards, product.shard_span);
+        let mut check = format!("{LIVE} AND shard_span = :span");
+        let mut values = std::collections::HashMap::from([
+            (":now".to_string(), s(now)),
+            (":span".to_string(), n(span)),
+            (":shards".to_string(), n(shards)),
+        ]);
+        if span == 0 {
+            check = format!("{LIVE} AND attribute_not_exists(shard_span)");
+            values.remove(":span");
+        }
+        check.push_str(" AND stock_shards = :shards");
+        let product_update = super::built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::product::key(sku)))
+                .update_expression(delete_expression())
+                .condition_expression(check)
+                .expression_attribute_names("#pk", keys::PK)
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+        let mut actions = vec![TransactWriteItem::builder().update(product_update).build()];
+        for i in 0..product.shards_to_read() {
+            let mark = super::built(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::product::shard(sku, i)))
+                    .update_expression("SET deleted_at = :now")
+                    .expression_attribute_values(":now", s(now))
+                    .build(),
+            )?;
+            actions.push(TransactWriteItem::builder().update(mark).build());
+        }
+        let unlist = super::built(
+            aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::product::sharded(sku)))
+                .build(),
+        )?;
+        actions.push(TransactWriteItem::builder().delete(unlist).build());
+        match super::transact(&self.client, actions).await? {
+            Ok(()) => Ok(()),
+            // Its layout changed between the two reads: as for any edit.
+            Err(_) => Err(StoreError::ConditionFailed),
+        }
+    }
+
+    /// Takes `units` from a sharded SKU's bins, re-reading them when a
+    /// checkout got there first; refused when they hold fewer in all.
+    async fn withdraw(&self, product: &Product, units: u64) -> Result<StockChange, StoreError> {
+        let sku = &product.sku;
+        let units = u32::try_from(units).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let reach = product.shards_to_read();
+        for _ in 0..WITHDRAW_ATTEMPTS {
+            let bins = shards::read_bins(&self.client, &self.table, &[(sku.clone(), reach)])
+                .await?
+                .remove(sku)
+                .ok_or(StoreError::NotFound)?;
+            let total = u32::try_from(bins.total()).unwrap_or(u32::MAX);
+            let Some(takes) = bins.take(units, ALL_BINS, crate::domain::stock::random()) else {
+                return Ok(StockChange::Refused { stock: total });
+            };
+            let actions = takes
+                .into_iter()
+                .map(|take| shards::take_action(&self.table, sku, take))
+                .collect::<Result<Vec<_>, _>>()?;
+            if super::transact(&self.client, actions).await?.is_ok() {
+                return Ok(StockChange::Applied {
+                    stock: total - units,
+                });
+            }
+        }
+        Err(StoreError::ConditionFailed)
     }
 }
 
@@ -493,6 +793,8 @@ mod tests {
             category: new.category,
             price: new.price,
             stock: new.stock.0,
+            stock_shards: 1,
+            shard_span: 0,
             version: 3,
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-02T00:00:00Z".into(),

@@ -405,8 +405,9 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         lease: &lease,
         response: &response,
     };
+    let takes = quiet_core::store::LineTake::whole_lines(&order);
     let placed = checkout
-        .commit(&user, &order, version, None, &completion)
+        .commit(&user, &order, &takes, version, None, &completion)
         .await
         .expect("commit");
     assert_eq!(placed, Commit::Placed, "order placed");

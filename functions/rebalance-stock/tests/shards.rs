@@ -1,0 +1,176 @@
+//! Sharded stock against the real emulator: turning sharding on and off,
+//! admin adjustments, the rebalancer and a delete keep the SKU's total
+//! exact, with the units where the layout says.
+
+use quiet_core::{
+    clock,
+    domain::Sku,
+    store::{DynamoProducts, ProductPatch, ProductStore, StockChange, StockDelta, StoreError},
+};
+
+fn shards(n: u64) -> ProductPatch {
+    serde_json::from_value(serde_json::json!({ "stock_shards": n })).expect("patch")
+}
+
+async fn shard_units(sku: &Sku, count: u8) -> Vec<u32> {
+    let client = testkit::dynamodb();
+    let mut units = Vec::new();
+    for i in 0..count {
+        let item = client
+            .get_item()
+            .table_name(testkit::table())
+            .set_key(Some(quiet_core::keys::product::shard(sku, i)))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("read")
+            .item;
+        units.push(
+            item.and_then(|item| item.get("stock").cloned())
+                .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
+                .unwrap_or(0),
+        );
+    }
+    units
+}
+
+async fn sharded_product(stock: u64, n: u64) -> (DynamoProducts, Sku) {
+    let store = testkit::products();
+    let (_, skus) = testkit::seed_category(&store, 1).await;
+    let sku: Sku = skus[0].clone().try_into().expect("sku");
+    let delta = i64::try_from(stock).expect("small") - 5;
+    if delta != 0 {
+        store
+            .adjust_stock(&sku, StockDelta::try_from(delta).expect("delta"))
+            .await
+            .expect("stocked");
+    }
+    let product = store
+        .update(&sku, None, &shards(n), &clock::now_rfc3339())
+        .await
+        .expect("sharded");
+    assert_eq!(product.stock, u32::try_from(stock).expect("small"));
+    (store, sku)
+}
+
+#[tokio::test]
+async fn sharding_spreads_the_units_and_reads_still_see_one_total() {
+    let (store, sku) = sharded_product(102, 4).await;
+
+    let product = store.get(&sku).await.expect("read").expect("live");
+    assert_eq!((product.stock, product.stock_shards), (102, 4));
+    assert_eq!(shard_units(&sku, 5).await, vec![26, 26, 25, 25, 0]);
+    assert!(store.sharded().await.expect("listed").contains(&sku));
+    // The ETag changed with the edit (version) and names the total.
+    assert_eq!(product.etag(), "\"v2-s102\"");
+}
+
+#[tokio::test]
+async fn adjustments_see_the_total_and_the_rebalancer_spreads_what_comes_back() {
+    let (store, sku) = sharded_product(40, 4).await;
+
+    // A withdrawal larger than any one shard spans shards.
+    let taken = store
+        .adjust_stock(&sku, StockDelta::try_from(-25).expect("delta"))
+        .await
+        .expect("withdrawn");
+    assert_eq!(taken, StockChange::Applied { stock: 15 });
+    // More than there is: refused with the total, nothing moved.
+    let refused = store
+        .adjust_stock(&sku, StockDelta::try_from(-16).expect("delta"))
+        .await
+        .expect("answered");
+    assert_eq!(refused, StockChange::Refused { stock: 15 });
+    // Units received land on the product item...
+    let received = store
+        .adjust_stock(&sku, StockDelta::try_from(9).expect("delta"))
+        .await
+        .expect("received");
+    assert_eq!(received, StockChange::Applied { stock: 24 });
+
+    // ...and the rebalancer evens everything out over the shards.
+    let summary = rebalance_stock::handle(&store).await.expect("rebalanced");
+    assert!(summary.moves > 0, "{summary:?}");
+    assert_eq!(shard_units(&sku, 4).await, vec![6, 6, 6, 6]);
+    let product = store.get(&sku).await.expect("read").expect("live");
+    assert_eq!(product.stock, 24);
+    // Nothing left to do: a second run moves nothing.
+    let again = store.rebalance(&sku).await.expect("rebalanced");
+    assert_eq!(again.moves, 0);
+}
+
+#[tokio::test]
+async fn sharding_off_brings_every_unit_home_and_lets_the_shards_go() {
+    let (store, sku) = sharded_product(30, 8).await;
+    store
+        .adjust_stock(&sku, StockDelta::try_from(-7).expect("delta"))
+        .await
+        .expect("withdrawn");
+
+    let product = store
+        .update(&sku, None, &shards(1), &clock::now_rfc3339())
+        .await
+        .expect("unsharded");
+    assert_eq!((product.stock, product.stock_shards), (23, 1));
+    assert!(!product.is_sharded(), "{product:?}");
+    assert_eq!(shard_units(&sku, 8).await, vec![0; 8]);
+    assert!(!store.sharded().await.expect("listed").contains(&sku));
+    // Unsharded again: the one-call paths work as before.
+    let taken = store
+        .adjust_stock(&sku, StockDelta::try_from(-23).expect("delta"))
+        .await
+        .expect("withdrawn");
+    assert_eq!(taken, StockChange::Applied { stock: 0 });
+}
+
+#[tokio::test]
+async fn fewer_shards_drain_the_rest_into_the_ones_kept() {
+    let (store, sku) = sharded_product(64, 8).await;
+    let product = store
+        .update(&sku, None, &shards(2), &clock::now_rfc3339())
+        .await
+        .expect("resharded");
+    assert_eq!((product.stock, product.stock_shards), (64, 2));
+    assert_eq!(shard_units(&sku, 8).await, vec![32, 32, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(product.shards_to_read(), 2, "the span shrank");
+}
+
+#[tokio::test]
+async fn a_stale_if_match_changes_nothing() {
+    let (store, sku) = sharded_product(10, 2).await;
+    let refused = store
+        .update(&sku, Some(1), &shards(4), &clock::now_rfc3339())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::ConditionFailed)),
+        "{refused:?}"
+    );
+    let product = store.get(&sku).await.expect("read").expect("live");
+    assert_eq!((product.stock, product.stock_shards), (10, 2));
+}
+
+#[tokio::test]
+async fn deleting_a_sharded_product_closes_its_shards() {
+    let (store, sku) = sharded_product(10, 2).await;
+    store
+        .delete(&sku, &clock::now_rfc3339())
+        .await
+        .expect("deleted");
+    assert!(store.get(&sku).await.expect("read").is_none());
+    assert!(!store.sharded().await.expect("listed").contains(&sku));
+    // A late buyer's take from a shard fails: its shard is marked deleted.
+    let client = testkit::dynamodb();
+    let take = client
+        .update_item()
+        .table_name(testkit::table())
+        .set_key(Some(quiet_core::keys::product::shard(&sku, 0)))
+        .update_expression("SET stock = stock - :qty")
+        .condition_expression("stock >= :qty AND attribute_not_exists(deleted_at)")
+        .expression_attribute_values(
+            ":qty",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .send()
+        .await;
+    assert!(take.is_err(), "a deleted shard still sold");
+}
