@@ -8,8 +8,8 @@ use quiet_core::{
     deps::Checkout,
     domain::{Quantity, Sku},
     store::{
-        Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoPricing, ProductPatch,
-        ProductStore,
+        Cart, CartLine, CartStore, CheckoutStore, DynamoCarts, DynamoCheckout, DynamoPricing,
+        ProductPatch, ProductStore,
     },
 };
 
@@ -93,4 +93,28 @@ async fn a_sharded_checkout_takes_four_calls_and_six_when_it_must_span_shards() 
         products.get(&sku).await.expect("read").expect("live").stock,
         1
     );
+}
+
+#[tokio::test]
+async fn a_retry_sees_the_shards_added_since_its_first_read() {
+    let products = testkit::products();
+    let (_, skus) = testkit::seed_category(&products, 1).await;
+    let sku: Sku = skus[0].clone().try_into().expect("sku");
+    let patch: ProductPatch =
+        serde_json::from_value(serde_json::json!({"stock_shards": 4})).expect("patch");
+    products
+        .update(&sku, None, &patch, &clock::now_rfc3339())
+        .await
+        .expect("sharded");
+
+    // Asked as if the product were still unsharded (its first read):
+    // the product item's layout leads to all four shards.
+    let bins = DynamoCheckout::new(testkit::dynamodb(), testkit::table())
+        .bins(&[(sku.clone(), 0)])
+        .await
+        .expect("read");
+    let bins = &bins[&sku];
+    assert_eq!(bins.total(), 5, "{bins:?}");
+    assert_eq!(bins.shards.len(), 4, "{bins:?}");
+    assert_eq!(bins.product, 0);
 }

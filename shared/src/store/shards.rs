@@ -128,15 +128,17 @@ fn held(item: &Item) -> Result<u32, StoreError> {
     }
 }
 
-/// Every bin of each SKU, read in one strongly consistent BatchGetItem
-/// per 100 keys: the product item and its shards `0..span` (each SKU's
-/// span as given, at least its N). SKUs whose product item is gone are
-/// absent.
+/// Every bin of each SKU, read strongly consistent in one BatchGetItem
+/// per 100 keys: the product item and its shards `0..reach` (as given).
+/// Should the product item say its shards now reach further (staff raised
+/// the count since the caller's read), those are read too, in one more
+/// call, so no units go unseen. SKUs whose product item is gone are absent.
 pub(crate) async fn read_bins(
     client: &Client,
     table: &str,
     skus: &[(Sku, u8)],
 ) -> Result<HashMap<Sku, Bins>, StoreError> {
+    let mut reach: Vec<u8> = skus.iter().map(|(_, reach)| *reach).collect();
     let mut wanted: Vec<(usize, Bin)> = Vec::new();
     for (s, (_, span)) in skus.iter().enumerate() {
         wanted.push((s, Bin::Product));
@@ -144,33 +146,46 @@ pub(crate) async fn read_bins(
     }
     let mut bins: HashMap<Sku, Bins> = HashMap::new();
     let mut live = Vec::new();
-    for chunk in wanted.chunks(100) {
-        let keys = chunk
-            .iter()
-            .map(|(s, bin)| bin_key(&skus[*s].0, *bin))
-            .collect();
-        let found = super::batch_get(client, table, keys).await?;
-        for (s, bin) in chunk {
-            let (sku, span) = &skus[*s];
-            let key = bin_key(sku, *bin);
-            let units = match found.iter().find(|item| super::has_key(item, &key)) {
-                Some(item) => {
-                    if *bin == Bin::Product {
+    for _pass in 0..2 {
+        let mut further = Vec::new();
+        for chunk in wanted.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|(s, bin)| bin_key(&skus[*s].0, *bin))
+                .collect();
+            let found = super::batch_get(client, table, keys).await?;
+            for (s, bin) in chunk {
+                let sku = &skus[*s].0;
+                let key = bin_key(sku, *bin);
+                let item = found.iter().find(|item| super::has_key(item, &key));
+                let units = item.map(held).transpose()?.unwrap_or(0);
+                let entry = bins.entry(sku.clone()).or_default();
+                match (bin, item) {
+                    (Bin::Product, Some(item)) => {
                         live.push(sku.clone());
+                        entry.product = units;
+                        let (shards, span) = layout_of(item)?;
+                        let needed = span.max(if shards > 1 { shards } else { 0 });
+                        if needed > reach[*s] {
+                            further.extend((reach[*s]..needed).map(|i| (*s, Bin::Shard(i))));
+                            reach[*s] = needed;
+                        }
                     }
-                    held(item)?
+                    (Bin::Product, None) => {}
+                    (Bin::Shard(i), _) => {
+                        let i = usize::from(*i);
+                        if entry.shards.len() <= i {
+                            entry.shards.resize(i + 1, 0);
+                        }
+                        entry.shards[i] = units;
+                    }
                 }
-                None => 0,
-            };
-            let entry = bins.entry(sku.clone()).or_insert_with(|| Bins {
-                product: 0,
-                shards: vec![0; usize::from(*span)],
-            });
-            match bin {
-                Bin::Product => entry.product = units,
-                Bin::Shard(i) => entry.shards[usize::from(*i)] = units,
             }
         }
+        if further.is_empty() {
+            break;
+        }
+        wanted = further;
     }
     // No product item, no SKU: whatever its shards say.
     bins.retain(|sku, _| live.contains(sku));
