@@ -73,12 +73,32 @@ pub(crate) async fn batch_get(
     table: &str,
     keys: Vec<crate::keys::Item>,
 ) -> Result<Vec<crate::keys::Item>, StoreError> {
+    batch_read(client, table, keys, true).await
+}
+
+/// [`batch_get`], eventually consistent: half the read units, and an
+/// item's 6,000 reads a second instead of 3,000 (docs/FLASH-SALE.md), for
+/// reads whose every guarantee is a later write's condition.
+pub(crate) async fn batch_get_eventually(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<crate::keys::Item>,
+) -> Result<Vec<crate::keys::Item>, StoreError> {
+    batch_read(client, table, keys, false).await
+}
+
+async fn batch_read(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<crate::keys::Item>,
+    consistent: bool,
+) -> Result<Vec<crate::keys::Item>, StoreError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
         .set_keys(Some(keys))
-        .consistent_read(true)
+        .consistent_read(consistent)
         .build()
         .map_err(|e| StoreError::Dynamo(e.to_string()))?;
     let out = client
