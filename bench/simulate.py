@@ -226,7 +226,7 @@ class Sale:
         self.at(done, self.try_shard, start, self.rng.randrange(len(self.shards)), 1)
 
     def transact(self, now: float, start: float, attempt: int, conflict_attempt: int) -> None:
-        """One counter, today's checkout: store::transact's retries."""
+        """One counter, an unsharded SKU: store::transact's retries."""
         item = self.product
         done = now + self.trip(TRANSACT_MEDIAN)
         self.outcome.tries += 1
@@ -349,7 +349,7 @@ def p99(values: list[float]) -> float:
 
 def scenarios(shards: int) -> list[Scenario]:
     return [
-        Scenario(1, 1.0, "1 counter (today)"),
+        Scenario(1, 1.0, "1 counter (unsharded)"),
         Scenario(shards, 1.0, f"{shards} shards, consistent product read"),
         Scenario(shards, 0.5, f"{shards} shards, eventually consistent product read"),
     ]
@@ -552,9 +552,9 @@ def report(args: argparse.Namespace, results, sold) -> str:
         "jumps from tens of milliseconds to hundreds (store::transact's backoff), then",
         "to seconds once the product item's reads throttle too (the SDK's backoff), and",
         "buyers start getting errors instead of answers. With the product item read strongly consistent on every",
-        "checkout (as today), N shards stop at the product item's 3,000 read units;",
-        "reading the product eventually consistent (the price; the stock guarantee is",
-        "the shard's condition) doubles that, so 10 shards carry about 5,000/s, ten",
+        "checkout, N shards stop at the product item's 3,000 read units; reading it",
+        "eventually consistent, as checkout does (the price; the stock guarantee is",
+        "the shard's condition), doubles that, so 10 shards carry about 5,000/s, ten",
         "times one counter, and the next ceiling is the product item's 6,000",
         "eventually consistent reads a second.",
         "",
