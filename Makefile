@@ -20,7 +20,7 @@ CARGO_AUDIT_VERSION := 0.22.2
 CARGO_AUDIT := $(TOOLS_CACHE)/cargo-audit-$(CARGO_AUDIT_VERSION)/bin/cargo-audit
 # The RustSec snapshot that ships next to the repository; ADVISORY_DB=...
 # points elsewhere. Audited offline: the snapshot is the source of truth.
-ADVISORY_DB ?= $(firstword $(wildcard $(abspath ../shared/advisory-db) /work/shared/advisory-db))
+ADVISORY_DB ?= $(wildcard $(abspath ../shared/advisory-db))
 AUDIT_LOCKFILE ?= Cargo.lock
 # cargo-fuzz, pinned the same way; the targets build on nightly.
 CARGO_FUZZ_VERSION := 0.13.2
