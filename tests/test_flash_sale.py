@@ -96,10 +96,10 @@ def test_an_order_larger_than_any_shard_spans_shards(stack, admin_token):
 
 
 def test_a_sharded_rush_sells_every_unit_once_while_the_shard_count_changes(stack, admin_token):
-    """40 units over 8 shards, 120 buyers of one unit, 48 at a time; staff
+    """24 units over 8 shards, 72 buyers of one unit, 48 at a time; staff
     change the shard count four times mid-sale and the rebalancer runs every
-    few seconds. Exactly 40 orders, every other answer a 409, stock 0."""
-    stock = 40
+    few seconds. Exactly 24 orders, every other answer a 409, stock 0."""
+    stock = 24
     sku = make_product(stack, admin_token, stock=stock)
     assert shard(stack, admin_token, sku, 8).status_code == 200
     tokens = buyers(stack, sku, 3 * stock)
