@@ -30,6 +30,16 @@ impl CatalogAdmin<DynamoProducts> {
             verifier: keys::verifier_from_env()?,
         })
     }
+
+    /// Catalog edits send their `product.changed` event to the catalog
+    /// queue right after commit (stock adjustments send none).
+    pub fn with_relay(self) -> Result<Self, crate::config::ConfigError> {
+        let relay = Relay::from_env(&Config::from_env()?, &[Topic::Catalog])?;
+        Ok(Self {
+            products: self.products.with_relay(relay),
+            ..self
+        })
+    }
 }
 
 /// What the cart functions need.

@@ -1,7 +1,7 @@
 //! Domain events: what changed, as the outbox stores it and SQS carries it.
 //!
 //! A state change (order placed, paid, shipped, cancelled, expired; report
-//! requested) writes its [`Event`] to the outbox in the same DynamoDB
+//! requested, product edited) writes its [`Event`] to the outbox in the same DynamoDB
 //! transaction as the change itself (see [`crate::store::outbox`]), so an
 //! event exists exactly when its change happened. Each [`Change`] belongs
 //! to one [`Topic`], i.e. one queue and one consumer.
@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::UserId;
-use crate::domain::{refund::RefundId, OrderId, OrderStatus};
+use crate::domain::{refund::RefundId, OrderId, OrderStatus, Sku};
 
 fn random<const N: usize>() -> [u8; N] {
     let mut random = [0u8; N];
@@ -121,14 +121,17 @@ pub enum Topic {
     /// Merchant-facing events (and replays of them), delivered to the
     /// shop's webhook endpoints by the webhooks worker.
     Webhooks,
+    /// Catalog edits, applied to the search index by the search indexer.
+    Catalog,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 4] = [
+    pub const ALL: [Topic; 5] = [
         Topic::Orders,
         Topic::Reports,
         Topic::Refunds,
         Topic::Webhooks,
+        Topic::Catalog,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +140,7 @@ impl Topic {
             Self::Reports => "reports",
             Self::Refunds => "refunds",
             Self::Webhooks => "webhooks",
+            Self::Catalog => "catalog",
         }
     }
 
@@ -151,6 +155,7 @@ impl Topic {
             Self::Reports => "REPORTS_QUEUE_URL",
             Self::Refunds => "REFUNDS_QUEUE_URL",
             Self::Webhooks => "WEBHOOK_EVENTS_QUEUE_URL",
+            Self::Catalog => "CATALOG_EVENTS_QUEUE_URL",
         }
     }
 }
@@ -202,6 +207,10 @@ pub enum Change {
         endpoint_id: EndpointId,
         delivery_id: EventId,
     },
+    /// A product was created, edited or deleted: the search index reads
+    /// its current state (so events applied late or twice do no harm).
+    #[serde(rename = "product.changed")]
+    ProductChanged { sku: Sku },
 }
 
 /// The event types a merchant can subscribe a webhook endpoint to: every
@@ -238,6 +247,7 @@ impl Change {
             Self::ReportRequested { .. } => Topic::Reports,
             Self::RefundRequested(_) => Topic::Refunds,
             Self::WebhookReplayRequested { .. } => Topic::Webhooks,
+            Self::ProductChanged { .. } => Topic::Catalog,
             _ => Topic::Orders,
         }
     }
@@ -269,7 +279,9 @@ impl Change {
             Self::RefundRequested(r) | Self::RefundSucceeded(r) | Self::RefundFailed(r) => {
                 Some((&r.order_id, &r.user_id))
             }
-            Self::ReportRequested { .. } | Self::WebhookReplayRequested { .. } => None,
+            Self::ReportRequested { .. }
+            | Self::WebhookReplayRequested { .. }
+            | Self::ProductChanged { .. } => None,
         }
     }
 
@@ -285,6 +297,7 @@ impl Change {
             Self::RefundSucceeded(_) => "refund.succeeded",
             Self::RefundFailed(_) => "refund.failed",
             Self::WebhookReplayRequested { .. } => "webhook.replay_requested",
+            Self::ProductChanged { .. } => "product.changed",
         }
     }
 }

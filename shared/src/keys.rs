@@ -28,6 +28,7 @@
 //! | promotion     | `PROMO#<code>`     | `PROMO`   | `PROMOTIONS` / `<code>` (removed on delete) |                         |
 //! | redemption    | `PROMO#<code>`     | `REDEEMED#<user>` |                       |                                       |
 //! | tax rates     | `TAX#<country>`    | `RATES`   |                               |                                       |
+//! | search log    | `SEARCH#LOG`       | `<ms, 13 digits>#<sku>` |                 |                                       |
 //!
 //! An outbox event stays until its consumer has applied it; its index entry
 //! is when the relay should next (re)send it, so the sweeper reads only what
@@ -422,6 +423,27 @@ pub mod tax {
     /// A destination country's tax rates (one item: its rate and regions').
     pub fn rates(country: &Country) -> Item {
         single(format!("TAX#{}", country.as_str()), "RATES")
+    }
+}
+
+/// The search index's change log: a product's searchable state as the
+/// indexer read it, in the order it read it (store::search).
+pub mod search {
+    use super::*;
+
+    const LOG: &str = "SEARCH#LOG";
+
+    pub fn log_entry(at_ms: u64, sku: &Sku) -> Item {
+        single(LOG.into(), &format!("{at_ms:013}#{sku}"))
+    }
+
+    pub fn log_partition() -> AttributeValue {
+        s(LOG)
+    }
+
+    /// A sort key bound: every entry written at or after `at_ms` sorts above it.
+    pub fn log_from(at_ms: u64) -> AttributeValue {
+        s(format!("{at_ms:013}#"))
     }
 }
 

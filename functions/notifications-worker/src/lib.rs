@@ -45,7 +45,8 @@ pub async fn handle<O: OrderStore, N: NotificationStore, X: OutboxStore>(
         Change::RefundFailed(_) => (None, None),
         Change::ReportRequested { .. }
         | Change::RefundRequested(_)
-        | Change::WebhookReplayRequested { .. } => {
+        | Change::WebhookReplayRequested { .. }
+        | Change::ProductChanged { .. } => {
             return Err(WorkerError::Malformed(format!(
                 "{} does not belong on the order events queue",
                 event.change.name()

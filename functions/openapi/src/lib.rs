@@ -27,6 +27,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
     paths(
         health::handler,
         list_products::handler,
+        search_products::handler,
         get_product::handler,
         create_product::handler,
         update_product::handler,

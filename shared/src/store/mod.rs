@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod products;
 pub mod promotions;
 pub mod reports;
+pub mod search;
 pub mod sessions;
 pub mod shards;
 pub mod taxes;
@@ -34,6 +35,7 @@ pub use products::{
 };
 pub use promotions::{DynamoPromotions, Promotion, PromotionPage, PromotionPatch, PromotionStore};
 pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummary, SkuSales};
+pub use search::{DynamoSearchLog, LogEntry, SearchDoc, SearchLog};
 pub use sessions::{DynamoSessions, Rotation, Session, SessionStore, TokenHash};
 pub use shards::Rebalanced;
 pub use taxes::{DynamoPricing, DynamoTaxes, PricingInputs, PricingStore, TaxRates, TaxStore};

@@ -1,4 +1,9 @@
 //! The catalog store: one GetItem per product read, one Query per page.
+//!
+//! Every catalog edit (create, edit, delete) writes a `product.changed`
+//! event to the outbox in its own transaction, which is how the search
+//! index hears of it (functions/search-indexer). Stock moves write none:
+//! search reads stock live.
 
 use std::future::Future;
 
@@ -10,6 +15,7 @@ use serde::Deserialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::idempotency::{self, Completion};
+use super::outbox::{self, Relay};
 use super::shards::{self, Rebalanced};
 use super::{StoreError, LIVE};
 use crate::domain::{
@@ -18,6 +24,7 @@ use crate::domain::{
     stock::ShardCount,
     Category, Currency, Money, PageLimit, Product, Sku,
 };
+use crate::events::{Change, Event};
 use crate::keys::{self, Item};
 
 /// Initial stock of a new product: 0..=1,000,000.
@@ -206,6 +213,7 @@ pub trait ProductStore: Send + Sync {
 pub struct DynamoProducts {
     client: Client,
     table: String,
+    relay: Option<Relay>,
 }
 
 impl DynamoProducts {
@@ -213,7 +221,48 @@ impl DynamoProducts {
         Self {
             client,
             table: table.into(),
+            relay: None,
         }
+    }
+
+    /// Catalog edits then send their event right after the commit; without
+    /// a relay the outbox sweeper sends it after its grace period.
+    pub fn with_relay(self, relay: Relay) -> Self {
+        Self {
+            relay: Some(relay),
+            ..self
+        }
+    }
+
+    /// The event announcing an edit of `sku`, and its outbox writes.
+    fn changed(&self, sku: &Sku) -> Result<(Event, Vec<TransactWriteItem>), StoreError> {
+        let event = Event::new(Change::ProductChanged { sku: sku.clone() });
+        let actions = outbox::put_actions(&self.table, &event)?;
+        Ok((event, actions))
+    }
+
+    /// Runs a catalog edit (`edit`, then its event's outbox items) and
+    /// sends the event once it committed; the cancellation codes otherwise.
+    async fn commit_edit(
+        &self,
+        sku: &Sku,
+        mut actions: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+        let (event, outbox_items) = self.changed(sku)?;
+        actions.extend(outbox_items);
+        let outcome = super::transact(&self.client, actions).await?;
+        if outcome.is_ok() {
+            outbox::publish(self.relay.as_ref(), &event).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Why a live-conditioned edit was refused: gone, or changed meanwhile.
+    async fn refusal(&self, sku: &Sku) -> Result<StoreError, StoreError> {
+        Ok(match self.get(sku).await? {
+            Some(_) => StoreError::ConditionFailed,
+            None => StoreError::NotFound,
+        })
     }
 }
 
@@ -236,18 +285,23 @@ fn to_item(product: &Product) -> Item {
     item
 }
 
-fn from_item(item: &Item) -> Result<Product, StoreError> {
+/// A stored product's (or search entry's) price.
+pub(crate) fn price_of(item: &Item) -> Result<Money, StoreError> {
     let amount: u64 = get_n(item, "price_amount")?;
+    Ok(Money {
+        amount: Amount::try_from(amount).map_err(StoreError::Corrupt)?,
+        currency: get_parsed::<Currency>(item, "currency")?,
+    })
+}
+
+fn from_item(item: &Item) -> Result<Product, StoreError> {
     let layout = shards::layout_of(item)?;
     Ok(Product {
         sku: get_parsed(item, "sku")?,
         name: get_parsed(item, "name")?,
         description: get_parsed(item, "description")?,
         category: get_parsed(item, "category")?,
-        price: Money {
-            amount: Amount::try_from(amount).map_err(StoreError::Corrupt)?,
-            currency: get_parsed::<Currency>(item, "currency")?,
-        },
+        price: price_of(item)?,
         stock: get_n(item, "stock")?,
         stock_shards: layout.0,
         shard_span: layout.1,
@@ -361,10 +415,19 @@ impl ProductStore for DynamoProducts {
         };
         // Keyed on the SKU item itself, so a deleted product's SKU is never
         // reused: old orders keep pointing at what they bought.
-        if super::put_if_absent(&self.client, &self.table, to_item(&product)).await? {
-            Ok(product)
-        } else {
-            Err(StoreError::AlreadyExists)
+        let put = super::built(
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&product)))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .build(),
+        )?;
+        let actions = vec![TransactWriteItem::builder().put(put).build()];
+        match self.commit_edit(&product.sku, actions).await? {
+            Ok(()) => Ok(product),
+            Err(codes) if super::condition_failed(&codes, 0) => Err(StoreError::AlreadyExists),
+            Err(_) => Err(StoreError::Dynamo("product create cancelled".into())),
         }
     }
 
@@ -387,51 +450,56 @@ impl ProductStore for DynamoProducts {
             condition.push_str(" AND version = :expected");
             values.insert(":expected".into(), n(version));
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::product::key(sku)))
-            .update_expression(edit.expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(edit.names))
-            .set_expression_attribute_values(Some(values))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        let update = super::built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::product::key(sku)))
+                .update_expression(edit.expression)
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(edit.names))
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+        // A transaction returns no item: the edited product is read back
+        // (one more call, on an admin route, for the event's guarantee).
+        match self
+            .commit_edit(
+                sku,
+                vec![TransactWriteItem::builder().update(update).build()],
             )
-            .send()
-            .await;
-        let mut product = [from_item(&super::updated_live_item(result)?)?];
-        shards::add_shard_units(&self.client, &self.table, &mut product).await?;
-        let [product] = product;
-        Ok(product)
+            .await?
+        {
+            Ok(()) => self.get(sku).await?.ok_or(StoreError::NotFound),
+            Err(_) => Err(self.refusal(sku).await?),
+        }
     }
 
     async fn delete(&self, sku: &Sku, now: &str) -> Result<(), StoreError> {
         // An unsharded product (nearly all) is one conditional update.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::product::key(sku)))
-            .update_expression(delete_expression())
-            .condition_expression(format!(
-                "{LIVE} AND attribute_not_exists(shard_span) AND \
-                 (attribute_not_exists(stock_shards) OR stock_shards = :one)"
-            ))
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":one", n(1))
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        let update = super::built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::product::key(sku)))
+                .update_expression(delete_expression())
+                .condition_expression(format!(
+                    "{LIVE} AND attribute_not_exists(shard_span) AND \
+                     (attribute_not_exists(stock_shards) OR stock_shards = :one)"
+                ))
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_values(":now", s(now))
+                .expression_attribute_values(":one", n(1))
+                .build(),
+        )?;
+        match self
+            .commit_edit(
+                sku,
+                vec![TransactWriteItem::builder().update(update).build()],
             )
-            .send()
-            .await;
-        match super::updated_live_item(result) {
-            Ok(_) => Ok(()),
-            Err(StoreError::ConditionFailed) => self.delete_sharded(sku, now).await,
-            Err(err) => Err(err),
+            .await?
+        {
+            Ok(()) => Ok(()),
+            // Gone (NotFound), or sharded: its shards go with it.
+            Err(_) => self.delete_sharded(sku, now).await,
         }
     }
 
@@ -676,7 +744,7 @@ impl DynamoProducts {
                 )?;
                 actions.push(TransactWriteItem::builder().put(listed).build());
             }
-            match super::transact(&self.client, actions).await? {
+            match self.commit_edit(sku, actions).await? {
                 Ok(()) => {
                     // The edit stands either way: units a busy sale kept
                     // from moving now, the scheduled rebalancer moves.
@@ -739,7 +807,7 @@ impl DynamoProducts {
                 .build(),
         )?;
         actions.push(TransactWriteItem::builder().delete(unlist).build());
-        match super::transact(&self.client, actions).await? {
+        match self.commit_edit(sku, actions).await? {
             Ok(()) => Ok(()),
             // Its layout changed between the two reads: as for any edit.
             Err(_) => Err(StoreError::ConditionFailed),
