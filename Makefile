@@ -33,7 +33,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools lint fmt clippy cfn-lint test-rust test-e2e build bench simulate why load audit fuzz
+.PHONY: help dev test tools browser lint fmt clippy cfn-lint test-rust test-e2e build bench simulate why load audit fuzz
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
@@ -56,10 +56,21 @@ $(TOOLS_STAMP): tools/requirements.txt
 tools: $(TOOLS_STAMP)
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
+# Headless Chromium and its driver, Debian's packages, for the /docs page
+# test (tests/test_docs.py). Installed when missing and we may (root or
+# passwordless sudo); otherwise that test skips with a loud message.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  APT="$$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver"; \
+	  $$APT >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$APT; } \
+	  || echo "browser: could not install Chromium; tests/test_docs.py will skip"; }
+
 dev: tools
 	@$(PY) tools/stack.py dev
 
-test: tools lint audit test-rust test-e2e
+test: tools browser lint audit test-rust test-e2e
 
 lint: fmt clippy cfn-lint
 

@@ -26,6 +26,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
     ),
     paths(
         health::handler,
+        docs::handler,
         list_products::handler,
         search_products::handler,
         get_product::handler,
