@@ -18,7 +18,7 @@
 //! | email guard   | `EMAIL#<email>`    | `EMAIL`   |                               |                                       |
 //! | login failures| `LOGINFAIL#<email>`| `LOGINFAIL` |                             |                                       |
 //! | payment event | `PAYMENT_EVENT#<id>` | `EVENT` |                              |                                       |
-//! | token family  | `FAMILY#<id>`      | `FAMILY`  |                               |                                       |
+//! | token family  | `FAMILY#<id>`      | `FAMILY`  | `SESSIONS#<user>` / `<s, 10 digits>#<id>` |                     |
 //! | refresh token | `REFRESH#<sha256>` | `REFRESH` |                               |                                       |
 //! | outbox event  | `OUTBOX#<event id>` | `OUTBOX#<topic>` | `OUTBOX` / `<ms>#<event id>#<topic>` (sparse) |                |
 //! | webhook endpoint | `WEBHOOKS`      | `ENDPOINT#<id>` |                         |                                       |
@@ -480,10 +480,25 @@ pub mod idempotency {
 
 pub mod session {
     use super::*;
+    use crate::auth::UserId;
 
     /// A refresh-token family: every token rotated from one login.
     pub fn family(id: &str) -> Item {
         single(format!("FAMILY#{id}"), "FAMILY")
+    }
+
+    /// A user's families on gsi1, oldest login first: what an export
+    /// lists and an erasure revokes.
+    pub fn owner_partition(user: &UserId) -> AttributeValue {
+        s(format!("SESSIONS#{}", user.as_str()))
+    }
+
+    /// A family with its index entry under its user.
+    pub fn indexed_family(id: &str, user: &UserId, started_secs: u64) -> Item {
+        let mut item = family(id);
+        item.insert(GSI1.pk.into(), owner_partition(user));
+        item.insert(GSI1.sk.into(), s(format!("{started_secs:010}#{id}")));
+        item
     }
 
     /// A refresh token, by the hex SHA-256 of its value.

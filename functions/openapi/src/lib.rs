@@ -39,6 +39,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         refresh::handler,
         logout::handler,
         me::handler,
+        export_account::handler,
         jwks::handler,
         get_cart::handler,
         put_cart_item::handler,

@@ -36,7 +36,7 @@ pub use products::{
 pub use promotions::{DynamoPromotions, Promotion, PromotionPage, PromotionPatch, PromotionStore};
 pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummary, SkuSales};
 pub use search::{DynamoSearchLog, LogEntry, SearchDoc, SearchLog};
-pub use sessions::{DynamoSessions, Rotation, Session, SessionStore, TokenHash};
+pub use sessions::{DynamoSessions, Rotation, Session, SessionInfo, SessionStore, TokenHash};
 pub use shards::Rebalanced;
 pub use taxes::{DynamoPricing, DynamoTaxes, PricingInputs, PricingStore, TaxRates, TaxStore};
 pub use users::{DynamoUsers, User, UserStore};

@@ -31,6 +31,18 @@ pub struct Session {
     pub role: Role,
 }
 
+/// A login as the account's owner may see it: no token, no family id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    /// When its refresh token dies unless used (30 days after its last use).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// Signed out, or revoked because a spent token came back.
+    pub revoked: bool,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was live; `next` now is, and it is spent.
@@ -63,6 +75,14 @@ pub trait SessionStore: Send + Sync {
         presented: &TokenHash,
         user: &UserId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user's logins that have not expired, oldest first. Families
+    /// started before they were indexed (Dec 2026) are not listed; they
+    /// expire within 30 days of their last use.
+    fn list(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Vec<SessionInfo>, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -136,9 +156,10 @@ impl SessionStore for DynamoSessions {
         first: &TokenHash,
         now: u64,
     ) -> Result<(), StoreError> {
-        let mut family_item = keys::session::family(family);
+        let mut family_item = keys::session::indexed_family(family, &session.user_id, now);
         family_item.extend([
             ("user_id".into(), s(session.user_id.as_str())),
+            ("started_at".into(), n(now)),
             (keys::EXPIRES_AT.into(), n(now + REFRESH_TTL_SECS)),
         ]);
         self.client
@@ -231,5 +252,41 @@ impl SessionStore for DynamoSessions {
             self.revoke_family(get_s(&item, "family")?).await?;
         }
         Ok(())
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionInfo>, StoreError> {
+        let now = crate::clock::now();
+        let secs = |t: u64| crate::clock::rfc3339_ms(t.saturating_mul(1000));
+        let mut sessions = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1.name)
+                .key_condition_expression("#pk = :owner")
+                .expression_attribute_names("#pk", keys::GSI1.pk)
+                .expression_attribute_values(":owner", keys::session::owner_partition(user))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items() {
+                let expires_at: u64 = get_n(item, keys::EXPIRES_AT)?;
+                // TTL deletes lazily: an expired family is gone for us.
+                if expires_at <= now {
+                    continue;
+                }
+                sessions.push(SessionInfo {
+                    started_at: secs(get_n(item, "started_at")?),
+                    expires_at: secs(expires_at),
+                    revoked: item.contains_key("revoked"),
+                });
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(sessions);
+            }
+        }
     }
 }
