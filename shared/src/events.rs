@@ -103,6 +103,14 @@ random_id_type!(
     random_id
 );
 random_id_type!(
+    /// An account erasure: `era_` and 32 hex digits. Unguessable, so its
+    /// status can be shown to whoever holds it without signing in (the
+    /// account it erased can no longer sign in).
+    ErasureId,
+    "era_",
+    random_id
+);
+random_id_type!(
     /// A merchant's webhook endpoint: `whep_` and 32 hex digits.
     EndpointId,
     "whep_",
@@ -123,15 +131,18 @@ pub enum Topic {
     Webhooks,
     /// Catalog edits, applied to the search index by the search indexer.
     Catalog,
+    /// Account erasures, carried out by the erasure worker.
+    Accounts,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::Orders,
         Topic::Reports,
         Topic::Refunds,
         Topic::Webhooks,
         Topic::Catalog,
+        Topic::Accounts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +152,7 @@ impl Topic {
             Self::Refunds => "refunds",
             Self::Webhooks => "webhooks",
             Self::Catalog => "catalog",
+            Self::Accounts => "accounts",
         }
     }
 
@@ -156,6 +168,7 @@ impl Topic {
             Self::Refunds => "REFUNDS_QUEUE_URL",
             Self::Webhooks => "WEBHOOK_EVENTS_QUEUE_URL",
             Self::Catalog => "CATALOG_EVENTS_QUEUE_URL",
+            Self::Accounts => "ACCOUNT_EVENTS_QUEUE_URL",
         }
     }
 }
@@ -211,6 +224,17 @@ pub enum Change {
     /// its current state (so events applied late or twice do no harm).
     #[serde(rename = "product.changed")]
     ProductChanged { sku: Sku },
+    /// An account was erased: its profile and email are gone already; the
+    /// rest (orders' addresses, the user's items, sessions, webhook
+    /// bodies) is for the erasure worker. `registration_scope` names the
+    /// idempotency records of the account's sign-up by a hash of the
+    /// email, never the email itself.
+    #[serde(rename = "account.erased")]
+    AccountErased {
+        erasure_id: ErasureId,
+        user_id: UserId,
+        registration_scope: String,
+    },
 }
 
 /// The event types a merchant can subscribe a webhook endpoint to: every
@@ -248,6 +272,7 @@ impl Change {
             Self::RefundRequested(_) => Topic::Refunds,
             Self::WebhookReplayRequested { .. } => Topic::Webhooks,
             Self::ProductChanged { .. } => Topic::Catalog,
+            Self::AccountErased { .. } => Topic::Accounts,
             _ => Topic::Orders,
         }
     }
@@ -281,7 +306,8 @@ impl Change {
             }
             Self::ReportRequested { .. }
             | Self::WebhookReplayRequested { .. }
-            | Self::ProductChanged { .. } => None,
+            | Self::ProductChanged { .. }
+            | Self::AccountErased { .. } => None,
         }
     }
 
@@ -298,6 +324,7 @@ impl Change {
             Self::RefundFailed(_) => "refund.failed",
             Self::WebhookReplayRequested { .. } => "webhook.replay_requested",
             Self::ProductChanged { .. } => "product.changed",
+            Self::AccountErased { .. } => "account.erased",
         }
     }
 }

@@ -49,7 +49,9 @@ where
 }
 
 /// Serves `handler` on the Lambda runtime until the process ends, every
-/// request counted against its client's rate limit first.
+/// request counted against its client's rate limit first; a request with
+/// credentials first refreshes the list of erased accounts if it is stale
+/// (`auth::revoked`).
 pub async fn run<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: Fn(Request) -> Fut + Sync,
@@ -57,9 +59,11 @@ where
 {
     let limiter = crate::limits::Limiter::from_env()?;
     let limiter = limiter.as_ref();
+    let revocations = &crate::auth::revoked::Revocations::from_env()?;
     let handler = &handler;
-    lambda_http::run(service_fn(move |req: Request| {
-        respond_limited(req, handler, limiter)
+    lambda_http::run(service_fn(move |req: Request| async move {
+        revocations.refresh_for(&req).await;
+        respond_limited(req, handler, limiter).await
     }))
     .await
 }

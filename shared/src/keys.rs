@@ -16,13 +16,15 @@
 //! | order         | `ORDER#<id>`       | `ORDER`   | `ORDERS#<user>` / `<ms>#<id>` | `ORDER_STATUS#<status>` / `<ms>#<id>` |
 //! | user          | `USER#<id>`        | `PROFILE` |                               |                                       |
 //! | email guard   | `EMAIL#<email>`    | `EMAIL`   |                               |                                       |
-//! | login failures| `LOGINFAIL#<email>`| `LOGINFAIL` |                             |                                       |
+//! | login failures| `LOGINFAIL#<sha256(email)>`| `LOGINFAIL` |                     |                                       |
+//! | revoked user  | `REVOKED`          | `<user id>` |                             |                                       |
+//! | erasure       | `ERASURE#<id>`     | `ERASURE` |                               |                                       |
 //! | payment event | `PAYMENT_EVENT#<id>` | `EVENT` |                              |                                       |
 //! | token family  | `FAMILY#<id>`      | `FAMILY`  | `SESSIONS#<user>` / `<s, 10 digits>#<id>` |                     |
 //! | refresh token | `REFRESH#<sha256>` | `REFRESH` |                               |                                       |
 //! | outbox event  | `OUTBOX#<event id>` | `OUTBOX#<topic>` | `OUTBOX` / `<ms>#<event id>#<topic>` (sparse) |                |
 //! | webhook endpoint | `WEBHOOKS`      | `ENDPOINT#<id>` |                         |                                       |
-//! | webhook delivery | `WEBHOOK#<endpoint>` | `DELIVERY#<event id>` |          |                                       |
+//! | webhook delivery | `WEBHOOK#<endpoint>` | `DELIVERY#<event id>` |          | `DELIVERIES#<user>` / `<endpoint>#<event id>` (order events) |
 //! | notification  | `USER#<id>`        | `NOTIFICATION#<event id>` |             |                                       |
 //! | report job    | `REPORT#<job id>`  | `REPORT`  |                               |                                       |
 //! | promotion     | `PROMO#<code>`     | `PROMO`   | `PROMOTIONS` / `<code>` (removed on delete) |                         |
@@ -183,8 +185,41 @@ pub mod account {
         single(format!("EMAIL#{}", email.as_str()), "EMAIL")
     }
 
+    /// Failed logins for an email, by its SHA-256: anyone can type any
+    /// email at login, and the table should not keep what they typed.
     pub fn login_failures(email: &Email) -> Item {
-        single(format!("LOGINFAIL#{}", email.as_str()), "LOGINFAIL")
+        single(
+            format!(
+                "LOGINFAIL#{}",
+                crate::auth::sha256_hex(email.as_str().as_bytes())
+            ),
+            "LOGINFAIL",
+        )
+    }
+
+    /// Users whose access tokens are refused (erased accounts), one small
+    /// partition every function instance reads whole.
+    pub fn revoked_partition() -> AttributeValue {
+        s("REVOKED")
+    }
+
+    pub fn revoked(user: &UserId) -> Item {
+        HashMap::from([
+            (PK.into(), revoked_partition()),
+            (SK.into(), s(user.as_str())),
+        ])
+    }
+
+    /// An erasure request and its progress, by its id (the only thing
+    /// left that its former owner can ask about).
+    /// Every item keyed under the user: profile, cart, notifications and
+    /// idempotency records.
+    pub fn user_partition(id: &UserId) -> AttributeValue {
+        s(format!("USER#{}", id.as_str()))
+    }
+
+    pub fn erasure(id: &str) -> Item {
+        single(format!("ERASURE#{id}"), "ERASURE")
     }
 }
 
@@ -307,6 +342,7 @@ pub mod outbox {
 
 pub mod webhook {
     use super::*;
+    use crate::auth::UserId;
     use crate::events::{EndpointId, EventId};
 
     const ENDPOINTS: &str = "WEBHOOKS";
@@ -322,6 +358,19 @@ pub mod webhook {
     /// `(pk value, sk prefix)` of the endpoints.
     pub fn endpoints() -> (AttributeValue, AttributeValue) {
         (s(ENDPOINTS), s(ENDPOINT))
+    }
+
+    /// gsi2 `(pk, sk)` of a delivery whose body is about `user`'s order.
+    pub fn by_customer(
+        user: &UserId,
+        endpoint: &EndpointId,
+        event: &EventId,
+    ) -> (AttributeValue, AttributeValue) {
+        (customer_partition(user), s(format!("{endpoint}#{event}")))
+    }
+
+    pub fn customer_partition(user: &UserId) -> AttributeValue {
+        s(format!("DELIVERIES#{}", user.as_str()))
     }
 
     fn deliveries_partition(endpoint: &EndpointId) -> String {

@@ -46,7 +46,8 @@ pub async fn handle<O: OrderStore, N: NotificationStore, X: OutboxStore>(
         Change::ReportRequested { .. }
         | Change::RefundRequested(_)
         | Change::WebhookReplayRequested { .. }
-        | Change::ProductChanged { .. } => {
+        | Change::ProductChanged { .. }
+        | Change::AccountErased { .. } => {
             return Err(WorkerError::Malformed(format!(
                 "{} does not belong on the order events queue",
                 event.change.name()

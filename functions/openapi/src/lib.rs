@@ -40,6 +40,8 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         logout::handler,
         me::handler,
         export_account::handler,
+        erase_account::handler,
+        get_erasure::handler,
         jwks::handler,
         get_cart::handler,
         put_cart_item::handler,

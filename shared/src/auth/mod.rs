@@ -9,6 +9,7 @@
 pub mod jwt;
 pub mod keys;
 pub mod password;
+pub mod revoked;
 
 use lambda_http::{http::header, Request};
 use serde::{Deserialize, Serialize};
@@ -181,7 +182,7 @@ pub fn authenticate(req: &Request, verifier: &TokenVerifier) -> Result<AuthUser,
     // The edge's rate limiter verified this token already; only our own
     // code can put a value in a request's extensions.
     if let Some(user) = req.extensions().get::<AuthUser>() {
-        return Ok(user.clone());
+        return refuse_revoked(user.clone());
     }
     let token = req
         .headers()
@@ -199,10 +200,22 @@ pub fn authenticate(req: &Request, verifier: &TokenVerifier) -> Result<AuthUser,
             tracing::info!(%reason, "access token refused");
             ApiError::Unauthorized
         })?;
-    Ok(AuthUser {
+    refuse_revoked(AuthUser {
         id: claims.sub,
         role: claims.role,
     })
+}
+
+/// A genuine token of an erased account is refused like a forged one.
+fn refuse_revoked(user: AuthUser) -> Result<AuthUser, ApiError> {
+    if revoked::is_revoked(&user.id) {
+        tracing::info!(
+            user = user.id.as_str(),
+            "access token of an erased account refused"
+        );
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(user)
 }
 
 /// The token response of login and refresh (RFC 6749 §5.1 shape).

@@ -7,6 +7,7 @@ mod attr;
 pub(crate) use attr::n as attr_n;
 pub mod carts;
 pub mod checkout;
+pub mod erasure;
 pub mod idempotency;
 pub mod notifications;
 pub mod orders;
@@ -23,6 +24,7 @@ pub mod webhooks;
 
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
 pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout, LineTake};
+pub use erasure::{DynamoErasures, Erasure, ErasureStatus, ErasureStore};
 pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore, Scope, StoredResponse};
 pub use notifications::{DynamoNotifications, Notification, NotificationKind, NotificationStore};
 pub use orders::{

@@ -9,7 +9,7 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::{
-    types::{Put, TransactWriteItem, Update},
+    types::{ConditionCheck, Put, TransactWriteItem, Update},
     Client,
 };
 
@@ -215,12 +215,25 @@ impl SessionStore for DynamoSessions {
             .expression_attribute_values(":expires", n(now + REFRESH_TTL_SECS))
             .build()
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        // An erased account's refresh tokens die with its profile.
+        let account_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::account::user(&session.user_id)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
         let result = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(spend).build())
             .transact_items(TransactWriteItem::builder().update(extend_family).build())
             .transact_items(self.put(self.token_item(next, &family, &session, now))?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(account_exists)
+                    .build(),
+            )
             .send()
             .await;
         match result {
@@ -234,7 +247,7 @@ impl SessionStore for DynamoSessions {
                     self.revoke_family(&family).await?;
                     tracing::warn!(family, "refresh token reused concurrently; family revoked");
                     Ok(Rotation::Refused)
-                } else if failed(1) {
+                } else if failed(1) || failed(3) {
                     Ok(Rotation::Refused)
                 } else {
                     Err(err.into())

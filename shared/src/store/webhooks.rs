@@ -338,20 +338,35 @@ impl WebhookStore for DynamoWebhooks {
         now: &str,
     ) -> Result<Delivery, StoreError> {
         let expires = crate::clock::now().saturating_add(DELIVERY_RETENTION_SECS);
-        let out = self
+        let mut update = "SET event_id = if_not_exists(event_id, :id), \
+             event_type = if_not_exists(event_type, :type), \
+             payload = if_not_exists(payload, :payload), \
+             #status = if_not_exists(#status, :pending), \
+             attempts = if_not_exists(attempts, :zero), \
+             created_at = if_not_exists(created_at, :now), \
+             #expires = if_not_exists(#expires, :expires)"
+            .to_string();
+        // A body about a customer's order is indexed under the customer, so
+        // an erasure finds it whichever endpoint (live or deleted) it went to.
+        let customer = event.change.order().map(|(_, user)| {
+            let (pk, sk) = keys::webhook::by_customer(user, endpoint, &event.event_id);
+            update.push_str(", #cpk = :cpk, #csk = :csk");
+            (pk, sk)
+        });
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::webhook::delivery(endpoint, &event.event_id)))
-            .update_expression(
-                "SET event_id = if_not_exists(event_id, :id), \
-                 event_type = if_not_exists(event_type, :type), \
-                 payload = if_not_exists(payload, :payload), \
-                 #status = if_not_exists(#status, :pending), \
-                 attempts = if_not_exists(attempts, :zero), \
-                 created_at = if_not_exists(created_at, :now), \
-                 #expires = if_not_exists(#expires, :expires)",
-            )
+            .set_key(Some(keys::webhook::delivery(endpoint, &event.event_id)));
+        if let Some((pk, sk)) = customer {
+            request = request
+                .expression_attribute_names("#cpk", keys::GSI2.pk)
+                .expression_attribute_names("#csk", keys::GSI2.sk)
+                .expression_attribute_values(":cpk", pk)
+                .expression_attribute_values(":csk", sk);
+        }
+        let out = request
+            .update_expression(update)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#expires", keys::EXPIRES_AT)
             .expression_attribute_values(":id", s(event.event_id.as_str()))
