@@ -119,14 +119,16 @@ pub enum Retries {
 }
 
 impl Retries {
-    async fn delay(&self, delivery: &worker::Delivery) {
+    /// Holds the message back for the schedule's delay; the delay, when
+    /// there is a queue to ask.
+    async fn delay(&self, delivery: &worker::Delivery) -> Option<u32> {
         let Self::Sqs {
             client,
             queue_url,
             schedule,
         } = self
         else {
-            return;
+            return None;
         };
         let secs = schedule.delay(delivery.receive_count);
         let result = client
@@ -144,6 +146,7 @@ impl Retries {
                 "could not set the retry delay"
             ),
         }
+        Some(secs)
     }
 }
 
@@ -301,7 +304,15 @@ where
             .await?;
     }
     if failed > 0 && !last {
-        deps.retries.delay(&delivery).await;
+        if let Some(secs) = deps.retries.delay(&delivery).await {
+            // The queue holds the retry; without this the outbox sweeper
+            // would resend the event meanwhile and start a second chain of
+            // attempts (a production schedule waits minutes to hours).
+            let due_ms = clock::now_ms().saturating_add(u64::from(secs) * 1000);
+            deps.outbox
+                .postpone(&event.event_id, Topic::Webhooks, due_ms)
+                .await?;
+        }
         return Err(WorkerError::Webhooks(format!(
             "{failed} of {} endpoints",
             targets.len()

@@ -123,6 +123,16 @@ pub trait OutboxStore: Send + Sync {
         now: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The consumer holds the event for a retry of its own until `due_ms`:
+    /// the sweeper leaves it alone until then (and its grace period after).
+    /// Counts no resend; an item acknowledged or parked meanwhile stays so.
+    fn postpone(
+        &self,
+        id: &EventId,
+        topic: Topic,
+        due_ms: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The consumer on `topic` applied the event: its item leaves the outbox.
     fn ack(
         &self,
@@ -200,6 +210,24 @@ impl OutboxStore for DynamoOutbox {
             .send()
             .await;
         super::unless_condition_failed(result)
+    }
+
+    async fn postpone(&self, id: &EventId, topic: Topic, due_ms: u64) -> Result<(), StoreError> {
+        let (due_name, due_value) = keys::outbox::due_at(id, topic, due_ms);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::outbox::key(id, topic)))
+            .update_expression("SET #due = :due")
+            // Parked items have left the index; they stay out of it.
+            .condition_expression("attribute_exists(#ipk)")
+            .expression_attribute_names("#due", due_name)
+            .expression_attribute_names("#ipk", keys::GSI1.pk)
+            .expression_attribute_values(":due", due_value)
+            .send()
+            .await;
+        super::unless_condition_failed(result).map(|_| ())
     }
 
     async fn park(&self, id: &EventId, topic: Topic, now: &str) -> Result<(), StoreError> {
