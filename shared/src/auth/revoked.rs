@@ -89,34 +89,26 @@ impl Revocations {
 
     async fn read(&self, now_ms: u64) -> Result<BTreeSet<String>, crate::store::StoreError> {
         let now = now_ms / 1000;
+        let markers = crate::store::query_partition(
+            &self.client,
+            &self.table,
+            None,
+            keys::account::revoked_partition(),
+            None,
+        )
+        .await?;
         let mut users = BTreeSet::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_values(":pk", keys::account::revoked_partition())
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items() {
-                // TTL deletes lazily; an expired marker no longer matters.
-                let live = match item.get(keys::EXPIRES_AT) {
-                    Some(AttributeValue::N(at)) => at.parse::<u64>().is_ok_and(|at| at > now),
-                    _ => false,
-                };
-                if let (true, Some(AttributeValue::S(user))) = (live, item.get(keys::SK)) {
-                    users.insert(user.clone());
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(users);
+        for item in &markers {
+            // TTL deletes lazily; an expired marker no longer matters.
+            let live = match item.get(keys::EXPIRES_AT) {
+                Some(AttributeValue::N(at)) => at.parse::<u64>().is_ok_and(|at| at > now),
+                _ => false,
+            };
+            if let (true, Some(AttributeValue::S(user))) = (live, item.get(keys::SK)) {
+                users.insert(user.clone());
             }
         }
+        Ok(users)
     }
 }
 

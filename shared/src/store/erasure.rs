@@ -153,35 +153,20 @@ impl DynamoErasures {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// Every item of a Query (all pages), only the attributes named.
     async fn query_all(
         &self,
         index: Option<keys::Index>,
         partition: AttributeValue,
         projection: &str,
     ) -> Result<Vec<Item>, StoreError> {
-        let pk_name = index.map_or(keys::PK, |index| index.pk);
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(|index| index.name.to_string()))
-                .key_condition_expression("#qpk = :qpk")
-                .expression_attribute_names("#qpk", pk_name)
-                .expression_attribute_values(":qpk", partition.clone())
-                .projection_expression(projection)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        super::query_partition(
+            &self.client,
+            &self.table,
+            index,
+            partition,
+            Some(projection),
+        )
+        .await
     }
 
     async fn update(

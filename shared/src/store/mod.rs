@@ -120,6 +120,38 @@ async fn batch_read(
 }
 
 /// Writes `item` unless an item with its key exists; `false` when one did.
+/// Every item of one partition of the table or an index, all pages
+/// read; only the attributes named, when `projection` names some.
+pub(crate) async fn query_partition(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: Option<crate::keys::Index>,
+    partition: aws_sdk_dynamodb::types::AttributeValue,
+    projection: Option<&str>,
+) -> Result<Vec<crate::keys::Item>, StoreError> {
+    let pk_name = index.map_or(crate::keys::PK, |index| index.pk);
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(|index| index.name.to_string()))
+            .key_condition_expression("#qpk = :qpk")
+            .expression_attribute_names("#qpk", pk_name)
+            .expression_attribute_values(":qpk", partition.clone())
+            .set_projection_expression(projection.map(str::to_string))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 pub(crate) async fn put_if_absent(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

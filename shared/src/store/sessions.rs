@@ -270,36 +270,27 @@ impl SessionStore for DynamoSessions {
     async fn list(&self, user: &UserId) -> Result<Vec<SessionInfo>, StoreError> {
         let now = crate::clock::now();
         let secs = |t: u64| crate::clock::rfc3339_ms(t.saturating_mul(1000));
+        let families = super::query_partition(
+            &self.client,
+            &self.table,
+            Some(keys::GSI1),
+            keys::session::owner_partition(user),
+            None,
+        )
+        .await?;
         let mut sessions = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1.name)
-                .key_condition_expression("#pk = :owner")
-                .expression_attribute_names("#pk", keys::GSI1.pk)
-                .expression_attribute_values(":owner", keys::session::owner_partition(user))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items() {
-                let expires_at: u64 = get_n(item, keys::EXPIRES_AT)?;
-                // TTL deletes lazily: an expired family is gone for us.
-                if expires_at <= now {
-                    continue;
-                }
-                sessions.push(SessionInfo {
-                    started_at: secs(get_n(item, "started_at")?),
-                    expires_at: secs(expires_at),
-                    revoked: item.contains_key("revoked"),
-                });
+        for item in &families {
+            let expires_at: u64 = get_n(item, keys::EXPIRES_AT)?;
+            // TTL deletes lazily: an expired family is gone for us.
+            if expires_at <= now {
+                continue;
             }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(sessions);
-            }
+            sessions.push(SessionInfo {
+                started_at: secs(get_n(item, "started_at")?),
+                expires_at: secs(expires_at),
+                revoked: item.contains_key("revoked"),
+            });
         }
+        Ok(sessions)
     }
 }
