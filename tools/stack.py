@@ -184,11 +184,112 @@ def store_signing_key(endpoint: str, private_jwk: dict) -> None:
 # --- emulator ---------------------------------------------------------------
 
 
+def scale_moto() -> None:
+    """Makes moto's Query and TransactWriteItems cost what the touched items
+    cost, not what the whole table costs; the results are unchanged.
+
+    moto 5.2.5 answers every Query by sorting every item of the table, and
+    snapshots the whole table with deepcopy once per item of a
+    TransactWriteItems, to roll back. A full `make test` grows the table to
+    tens of thousands of items, so late requests took seconds (measured:
+    Query 10 ms at 1,000 items, 450 ms at 40,000) and one sign-up in a CI
+    run timed out after 30 s. Here Query starts from the items whose
+    partition key matches (all of one partition of the table, or the index
+    items with that key value), and a transaction snapshots only the items
+    it names and puts them back if it is cancelled.
+    """
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    query = Table.query
+    transact_write_items = DynamoDBBackend.transact_write_items
+
+    def sort(table: Table, items: list) -> list:
+        # The order moto's own all_items() hands to query.
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    def matching(table: Table, hash_key, index_name, hash_key_conditions) -> list | None:
+        if index_name is None:
+            if hash_key is None:
+                return None
+            partition = table.items.get(hash_key)
+            if partition is None:
+                return []
+            return list(partition.values()) if table.range_key_attr else [partition]
+        if not hash_key_conditions:
+            return None
+        found = []
+        for partition in table.items.values():
+            for item in partition.values() if table.range_key_attr else [partition]:
+                for name, expected in hash_key_conditions:
+                    value = item.attrs.get(name)
+                    # Strings compare by value; numbers by moto's own rule.
+                    if value is None or value.type != expected.type:
+                        break
+                    if value.value != expected.value and (value.type != "N" or value != expected):
+                        break
+                else:
+                    found.append(item)
+        return found
+
+    def scaled_query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        candidates = matching(self, hash_key, index_name, kwargs.get("hash_key_conditions"))
+        if candidates is None:
+            return query(self, hash_key, *args, **kwargs)
+        self.all_items = lambda: sort(self, candidates)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    def scaled_transact_write_items(self, transact_items):
+        saved = []
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = self.tables[op["TableName"]]
+                key = op["Item"] if op_type == "Put" else op["Key"]
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            except (KeyError, StopIteration, AttributeError, TypeError):
+                continue  # moto rejects the entry itself, before it changes anything
+            before = table.get_item(hash_key, range_key)
+            saved.append((table, hash_key, range_key, copy.deepcopy(before)))
+        # moto's own whole-table snapshot becomes the live table: its
+        # "rollback" is then a no-op and the saved items do the work.
+        Table.__deepcopy__ = lambda table, memo: table
+        try:
+            return transact_write_items(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, before in reversed(saved):
+                if range_key is None:
+                    table.items.pop(hash_key, None)
+                    if before is not None:
+                        table.items[hash_key] = before
+                else:
+                    table.items[hash_key].pop(range_key, None)
+                    if before is not None:
+                        table.items[hash_key][range_key] = before
+                    elif not table.items[hash_key]:
+                        del table.items[hash_key]
+            raise
+        finally:
+            del Table.__deepcopy__
+
+    Table.query = scaled_query
+    DynamoDBBackend.transact_write_items = scaled_transact_write_items
+
+
 def serve_emulator(port: int) -> str:
     """moto, single-threaded, in a daemon thread of this process; its URL."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    scale_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
