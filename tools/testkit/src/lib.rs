@@ -84,6 +84,11 @@ pub fn cursor_key() -> CursorKey {
     CursorKey::from_secret("testkit-cursor-secret-0123456789abcdef").expect("valid key")
 }
 
+/// The functions' own HTTP client (the SDK's default one is not linked).
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    quiet_core::config::https_client(quiet_core::config::Trust::AwsRoots)
+}
+
 /// A DynamoDB client for the emulator with fixed dummy credentials, built
 /// per test because SDK clients hold connections bound to one tokio runtime.
 pub fn dynamodb() -> aws_sdk_dynamodb::Client {
@@ -92,6 +97,7 @@ pub fn dynamodb() -> aws_sdk_dynamodb::Client {
         .region(Region::new(REGION))
         .endpoint_url(&emulator().endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "testkit"))
+        .http_client(http_client())
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
@@ -216,6 +222,7 @@ pub fn counting_dynamodb() -> (aws_sdk_dynamodb::Client, CallCounter) {
         .region(Region::new(REGION))
         .endpoint_url(&emulator().endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "testkit"))
+        .http_client(http_client())
         .interceptor(counter.clone())
         .build();
     (aws_sdk_dynamodb::Client::from_conf(conf), counter)
@@ -248,6 +255,7 @@ pub fn sqs() -> aws_sdk_sqs::Client {
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "test", "test", None, None, "testkit",
         ))
+        .http_client(http_client())
         .build();
     aws_sdk_sqs::Client::from_conf(conf)
 }
@@ -307,6 +315,7 @@ pub async fn relay(endpoint: &str, queue_url: &str) -> quiet_core::store::Relay 
         .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
             aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "testkit"),
         ))
+        .http_client(http_client())
         .build();
     quiet_core::store::Relay::new(
         quiet_core::store::Relay::client(&sdk),
