@@ -322,26 +322,12 @@ pub(crate) async fn shrink_span(
 
 /// The SKUs whose stock is (or is being un-) sharded, in SKU order.
 pub(crate) async fn sharded_skus(client: &Client, table: &str) -> Result<Vec<Sku>, StoreError> {
-    let mut skus = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":pk", keys::product::sharded_partition())
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        for item in out.items.unwrap_or_default() {
-            skus.push(super::attr::get_parsed(&item, keys::SK)?);
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(skus);
-        }
-    }
+    let partition = keys::product::sharded_partition();
+    super::query_partition(client, table, None, partition, Some(keys::SK))
+        .await?
+        .iter()
+        .map(|item| super::attr::get_parsed(item, keys::SK))
+        .collect()
 }
 
 /// What one rebalancing of a SKU did.
