@@ -14,8 +14,11 @@ REQS_HASH := $(shell cksum < tools/requirements.txt | cut -d' ' -f1)
 VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/quiet-engine/venv-$(REQS_HASH)
 PY := $(VENV)/bin/python
 TOOLS_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/quiet-engine
-# cargo-audit, pinned, built once per version (about 5 minutes on 2 cores;
-# without its default binary-scanning feature, which we do not use).
+# cargo-audit, pinned, built once per version, without its default
+# binary-scanning feature (which we do not use). No package registry we can
+# reach ships it prebuilt, so it is built unoptimised and without debug
+# info: 96 s on 2 cores against 221 s for a release build (measured),
+# and an audit takes 1 s instead of 0.15 s.
 CARGO_AUDIT_VERSION := 0.22.2
 CARGO_AUDIT := $(TOOLS_CACHE)/cargo-audit-$(CARGO_AUDIT_VERSION)/bin/cargo-audit
 # The RustSec snapshot that ships next to the repository; ADVISORY_DB=...
@@ -84,7 +87,7 @@ cfn-lint:
 	cfn-lint template.yaml
 
 $(CARGO_AUDIT):
-	cargo install --locked --quiet --no-default-features cargo-audit --version $(CARGO_AUDIT_VERSION) --root $(TOOLS_CACHE)/cargo-audit-$(CARGO_AUDIT_VERSION)
+	CARGO_PROFILE_DEV_DEBUG=false cargo install --locked --quiet --debug --no-default-features cargo-audit --version $(CARGO_AUDIT_VERSION) --root $(TOOLS_CACHE)/cargo-audit-$(CARGO_AUDIT_VERSION)
 
 # Every advisory is fixed by an upgrade or ignored, with its reason, in
 # .cargo/audit.toml. tools/audit-planted proves this fails on a known one.
