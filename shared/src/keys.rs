@@ -210,14 +210,15 @@ pub mod account {
         ])
     }
 
-    /// An erasure request and its progress, by its id (the only thing
-    /// left that its former owner can ask about).
     /// Every item keyed under the user: profile, cart, notifications and
-    /// idempotency records.
-    pub fn user_partition(id: &UserId) -> AttributeValue {
-        s(format!("USER#{}", id.as_str()))
+    /// idempotency records. As text: the erasure store clears a partition
+    /// by its key.
+    pub fn user_partition(id: &UserId) -> String {
+        format!("USER#{}", id.as_str())
     }
 
+    /// An erasure request and its progress, by its id (the only thing
+    /// left that its former owner can ask about).
     pub fn erasure(id: &str) -> Item {
         single(format!("ERASURE#{id}"), "ERASURE")
     }

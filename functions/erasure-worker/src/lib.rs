@@ -41,11 +41,10 @@ pub async fn handle<E: ErasureStore, X: OutboxStore>(
     let orders = deps.erasures.scrub_orders(user_id).await?;
     let deliveries = deps.erasures.scrub_deliveries(user_id).await?;
     let sessions = deps.erasures.revoke_sessions(user_id).await?;
-    let user_partition = keys::account::user_partition(user_id);
-    let own = match user_partition.as_s() {
-        Ok(partition) => deps.erasures.clear_partition(partition).await?,
-        Err(_) => 0,
-    };
+    let own = deps
+        .erasures
+        .clear_partition(&keys::account::user_partition(user_id))
+        .await?;
     let signup = deps.erasures.clear_partition(registration_scope).await?;
     deps.erasures
         .complete(erasure_id, &clock::now_rfc3339())
