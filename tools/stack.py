@@ -744,9 +744,8 @@ class Stack:
         stop it whole) with its output appended to a log under the state dir."""
         log_file = open(self.state / log_name, "ab")
         kwargs.setdefault("stdout", log_file)
-        child = subprocess.Popen(
-            argv, stderr=log_file, start_new_session=True, **{"cwd": ROOT, **kwargs}
-        )
+        kwargs.setdefault("cwd", ROOT)
+        child = subprocess.Popen(argv, stderr=log_file, start_new_session=True, **kwargs)
         self.children.append(child)
         return child
 
