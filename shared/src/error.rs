@@ -69,6 +69,10 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("internal error: {0}")]
     Internal(StoreError),
+    /// Something this function needs (today: the token signing key) could
+    /// not be had; worth a retry, unlike `Internal`.
+    #[error("unavailable: {0}")]
+    Unavailable(crate::config::ConfigError),
 }
 
 impl From<StoreError> for ApiError {
@@ -151,6 +155,7 @@ impl ApiError {
             Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -181,6 +186,7 @@ impl ApiError {
             Self::UriTooLong { .. } => ("/problems/uri-too-long", "URI too long"),
             Self::Validation(_) => ("/problems/validation", "Invalid request"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
+            Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
         }
     }
 
@@ -223,13 +229,16 @@ impl ApiError {
             },
             // The cause is logged by `into_response`, never sent.
             Self::Internal(_) => "the server could not complete the request".into(),
+            Self::Unavailable(_) => "the server cannot complete the request now; try again".into(),
         }
     }
 
     /// The single place an error becomes a response.
     pub fn into_response(self) -> Response<Body> {
-        if let Self::Internal(cause) = &self {
-            tracing::error!(error = %cause, "request failed");
+        match &self {
+            Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            Self::Unavailable(cause) => tracing::error!(error = %cause, "request failed"),
+            _ => {}
         }
         let status = self.status();
         let (kind, title) = self.kind_and_title();
@@ -305,5 +314,19 @@ mod tests {
         assert!(!text.contains("SECRET"), "{text}");
         assert!(!text.contains("pk"), "{text}");
         assert!(body(&response).get("errors").is_none());
+    }
+
+    #[test]
+    fn unavailable_is_503_and_keeps_its_cause_out_of_the_body() {
+        let cause = crate::config::ConfigError::Invalid {
+            name: "JWT_SIGNING_KEY_PARAMETER",
+            reason: "cannot read /quiet/secret-key".into(),
+        };
+        let response = ApiError::Unavailable(cause).into_response();
+        assert_eq!(response.status(), 503);
+        let problem = body(&response);
+        assert_eq!(problem["type"], "/problems/unavailable");
+        let text = problem.to_string();
+        assert!(!text.contains("secret-key"), "{text}");
     }
 }

@@ -9,7 +9,9 @@
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
-    auth::{new_family_id, new_refresh_token, password, Email, Password, TokenPair, TokenSigner},
+    auth::{
+        keys::PendingSigner, new_family_id, new_refresh_token, password, Email, Password, TokenPair,
+    },
     clock,
     http::{json, json_body, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
@@ -21,7 +23,7 @@ use serde::Deserialize;
 pub struct Deps<U, S> {
     pub users: U,
     pub sessions: S,
-    pub signer: TokenSigner,
+    pub signer: PendingSigner,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,7 +42,8 @@ pub struct Login {
     responses(
         (status = 200, description = "An access token and a refresh token", body = quiet_core::auth::TokenPair),
         (status = 401, description = "Unknown email or wrong password (one answer for both)", content_type = PROBLEM_JSON, body = ProblemDoc),
-        (status = 429, description = "Five failures for this email in 15 minutes", content_type = PROBLEM_JSON, body = ProblemDoc, headers(("retry-after" = u64, description = "Seconds to wait")))
+        (status = 429, description = "Five failures for this email in 15 minutes", content_type = PROBLEM_JSON, body = ProblemDoc, headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The token signing key cannot be read right now; nothing was changed, try again", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<U: UserStore, S: SessionStore>(
@@ -69,6 +72,9 @@ pub async fn handler<U: UserStore, S: SessionStore>(
         deps.users.clear_failures(&body.email).await?;
     }
 
+    // Fetched since init, overlapping the reads and the hashing above; got
+    // before the session is written, so a missing key leaves nothing behind.
+    let signer = deps.signer.get().await.map_err(ApiError::Unavailable)?;
     let session = Session {
         user_id: credentials.user_id,
         role: credentials.role,
@@ -77,12 +83,6 @@ pub async fn handler<U: UserStore, S: SessionStore>(
     deps.sessions
         .start(&session, &new_family_id(), &hash, now)
         .await?;
-    let pair = TokenPair::issue(
-        &deps.signer,
-        &session.user_id,
-        session.role,
-        refresh_token,
-        now,
-    );
+    let pair = TokenPair::issue(signer, &session.user_id, session.role, refresh_token, now);
     Ok(no_store(json(StatusCode::OK, &pair)))
 }

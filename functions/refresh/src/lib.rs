@@ -4,7 +4,7 @@
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
-    auth::{hash_refresh_token, new_refresh_token, TokenPair, TokenSigner},
+    auth::{hash_refresh_token, keys::PendingSigner, new_refresh_token, TokenPair},
     clock,
     domain::Text,
     http::{json, json_body, no_store},
@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 pub struct Deps<S> {
     pub sessions: S,
-    pub signer: TokenSigner,
+    pub signer: PendingSigner,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -34,7 +34,8 @@ pub struct Refresh {
     request_body(content = Refresh, content_type = "application/json"),
     responses(
         (status = 200, description = "A new pair; the presented refresh token is spent", body = quiet_core::auth::TokenPair),
-        (status = 401, description = "Unknown, expired or spent refresh token (a spent one revokes its family)", content_type = PROBLEM_JSON, body = ProblemDoc)
+        (status = 401, description = "Unknown, expired or spent refresh token (a spent one revokes its family)", content_type = PROBLEM_JSON, body = ProblemDoc),
+        (status = 503, description = "The token signing key cannot be read right now; nothing was changed, try again", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
 pub async fn handler<S: SessionStore>(
@@ -45,9 +46,12 @@ pub async fn handler<S: SessionStore>(
     let now = clock::now();
     let (next, next_hash) = new_refresh_token();
     let presented = hash_refresh_token(body.refresh_token.as_str());
+    // Before the rotation, which spends the presented token: without a key
+    // to sign the new pair the client must keep a token that still works.
+    let signer = deps.signer.get().await.map_err(ApiError::Unavailable)?;
     match deps.sessions.rotate(&presented, &next_hash, now).await? {
         Rotation::Rotated(session) => {
-            let pair = TokenPair::issue(&deps.signer, &session.user_id, session.role, next, now);
+            let pair = TokenPair::issue(signer, &session.user_id, session.role, next, now);
             Ok(no_store(json(StatusCode::OK, &pair)))
         }
         Rotation::Refused => Err(ApiError::Unauthorized),

@@ -2,11 +2,11 @@
 //! `JWT_JWKS` that every verifying function reads at init and the jwks
 //! endpoint serves. The private key exists only in the token-issuing
 //! functions: a JWK in an SSM SecureString named by
-//! `JWT_SIGNING_KEY_PARAMETER`, read once at init (locally the stack
-//! generates a key pair at start and stores it in the emulator's SSM, so
-//! both paths run the same code).
+//! `JWT_SIGNING_KEY_PARAMETER`, fetched once, from init on (locally the
+//! stack generates a key pair at start and stores it in the emulator's SSM,
+//! so both paths run the same code).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Mutex};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -33,8 +33,53 @@ pub fn verifier_from_env() -> Result<TokenVerifier, ConfigError> {
     )
 }
 
-/// The signer of the token-issuing functions: the private JWK from the SSM
-/// SecureString named by `JWT_SIGNING_KEY_PARAMETER`, fetched once at init.
+/// The signer of the token-issuing functions, fetched in the background
+/// from init on. Awaited at init, the SSM round trip (on a cold start a
+/// TLS handshake too) was most of login's and refresh's init; started at
+/// init and awaited where a token is signed, it overlaps the runtime's
+/// start and the request's own reads and password work. A failed fetch is
+/// tried again by the next request that needs the key.
+pub struct PendingSigner {
+    sdk: aws_types::SdkConfig,
+    first: Mutex<Option<tokio::task::JoinHandle<Result<TokenSigner, ConfigError>>>>,
+    ready: tokio::sync::OnceCell<TokenSigner>,
+}
+
+impl PendingSigner {
+    /// Starts the fetch; call inside the runtime, at init.
+    pub fn prefetch(sdk: &aws_types::SdkConfig) -> Self {
+        let owned = sdk.clone();
+        let first = tokio::spawn(async move { signer_from_ssm(&owned).await });
+        Self {
+            sdk: sdk.clone(),
+            first: Mutex::new(Some(first)),
+            ready: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub async fn get(&self) -> Result<&TokenSigner, ConfigError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let first = self.first.lock().ok().and_then(|mut first| first.take());
+                if let Some(task) = first {
+                    match task.await {
+                        Ok(Ok(signer)) => return Ok(signer),
+                        Ok(Err(err)) => {
+                            tracing::warn!(error = %err, "signing key fetch failed; trying again")
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "signing key fetch did not finish")
+                        }
+                    }
+                }
+                signer_from_ssm(&self.sdk).await
+            })
+            .await
+    }
+}
+
+/// The private JWK from the SSM SecureString named by
+/// `JWT_SIGNING_KEY_PARAMETER`, as a signer.
 pub async fn signer_from_ssm(sdk: &aws_types::SdkConfig) -> Result<TokenSigner, ConfigError> {
     const NAME: &str = "JWT_SIGNING_KEY_PARAMETER";
     let parameter = required(&env, NAME)?;
