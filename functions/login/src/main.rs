@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = Deps {
         users: DynamoUsers::new(dynamodb.clone(), &config.table_name),
         sessions: DynamoSessions::new(dynamodb, &config.table_name),
-        signer: keys::PendingSigner::prefetch(sdk),
+        signer: keys::PendingSigner::prefetch_from_env(sdk)?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await
 }

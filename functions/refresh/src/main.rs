@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = config.sdk();
     let deps = Deps {
         sessions: DynamoSessions::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-        signer: keys::PendingSigner::prefetch(sdk),
+        signer: keys::PendingSigner::prefetch_from_env(sdk)?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await
 }

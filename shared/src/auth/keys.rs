@@ -40,18 +40,36 @@ pub fn verifier_from_env() -> Result<TokenVerifier, ConfigError> {
 /// start and the request's own reads and password work. A failed fetch is
 /// tried again by the next request that needs the key.
 pub struct PendingSigner {
-    sdk: aws_types::SdkConfig,
+    ssm: aws_sdk_ssm::Client,
+    parameter: String,
+    scope: TokenScope,
     first: Mutex<Option<tokio::task::JoinHandle<Result<TokenSigner, ConfigError>>>>,
     ready: tokio::sync::OnceCell<TokenSigner>,
 }
 
 impl PendingSigner {
-    /// Starts the fetch; call inside the runtime, at init.
-    pub fn prefetch(sdk: &aws_types::SdkConfig) -> Self {
-        let owned = sdk.clone();
-        let first = tokio::spawn(async move { signer_from_ssm(&owned).await });
+    /// The key named by `JWT_SIGNING_KEY_PARAMETER`, for `JWT_ISSUER` and
+    /// `JWT_AUDIENCE`. Configuration is read now, so a missing variable
+    /// still fails init; only the fetch is left running.
+    pub fn prefetch_from_env(sdk: &aws_types::SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Self::prefetch(
+            sdk,
+            required(&env, PARAMETER)?,
+            TokenScope::from_lookup(&env)?,
+        ))
+    }
+
+    /// Starts fetching `parameter`; call inside the runtime.
+    pub fn prefetch(sdk: &aws_types::SdkConfig, parameter: String, scope: TokenScope) -> Self {
+        let ssm = aws_sdk_ssm::Client::new(sdk);
+        let first = tokio::spawn({
+            let (ssm, parameter, scope) = (ssm.clone(), parameter.clone(), scope.clone());
+            async move { fetch(&ssm, &parameter, scope).await }
+        });
         Self {
-            sdk: sdk.clone(),
+            ssm,
+            parameter,
+            scope,
             first: Mutex::new(Some(first)),
             ready: tokio::sync::OnceCell::new(),
         }
@@ -72,26 +90,29 @@ impl PendingSigner {
                         }
                     }
                 }
-                signer_from_ssm(&self.sdk).await
+                fetch(&self.ssm, &self.parameter, self.scope.clone()).await
             })
             .await
     }
 }
 
-/// The private JWK from the SSM SecureString named by
-/// `JWT_SIGNING_KEY_PARAMETER`, as a signer.
-pub async fn signer_from_ssm(sdk: &aws_types::SdkConfig) -> Result<TokenSigner, ConfigError> {
-    const NAME: &str = "JWT_SIGNING_KEY_PARAMETER";
-    let parameter = required(&env, NAME)?;
-    let out = aws_sdk_ssm::Client::new(sdk)
+const PARAMETER: &str = "JWT_SIGNING_KEY_PARAMETER";
+
+/// The private JWK in the SSM SecureString `parameter`, as a signer.
+async fn fetch(
+    ssm: &aws_sdk_ssm::Client,
+    parameter: &str,
+    scope: TokenScope,
+) -> Result<TokenSigner, ConfigError> {
+    let out = ssm
         .get_parameter()
-        .name(&parameter)
+        .name(parameter)
         .with_decryption(true)
         .send()
         .await
         .map_err(|err| {
             invalid(
-                NAME,
+                PARAMETER,
                 format!(
                     "cannot read {parameter}: {}",
                     aws_sdk_ssm::error::DisplayErrorContext(&err)
@@ -101,8 +122,8 @@ pub async fn signer_from_ssm(sdk: &aws_types::SdkConfig) -> Result<TokenSigner, 
     let value = out
         .parameter
         .and_then(|p| p.value)
-        .ok_or_else(|| invalid(NAME, "the parameter has no value"))?;
-    signer(&value, TokenScope::from_lookup(&env)?)
+        .ok_or_else(|| invalid(PARAMETER, "the parameter has no value"))?;
+    signer(&value, scope)
 }
 
 /// An Ed25519 JSON Web Key (RFC 8037). `d` is present only in the private
@@ -185,7 +206,7 @@ pub fn verifier(jwks: &Jwks, scope: TokenScope) -> Result<TokenVerifier, ConfigE
 /// Builds the signer from the private JWK, checking that its public half
 /// matches `x` (a mismatched pair would issue tokens nobody can verify).
 pub fn signer(private_jwk: &str, scope: TokenScope) -> Result<TokenSigner, ConfigError> {
-    const NAME: &str = "JWT_SIGNING_KEY_PARAMETER";
+    const NAME: &str = PARAMETER;
     let jwk: Jwk = serde_json::from_str(private_jwk)
         .map_err(|_| invalid(NAME, "the parameter is not a JWK"))?;
     check_kind(NAME, &jwk)?;
