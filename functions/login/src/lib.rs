@@ -68,13 +68,13 @@ pub async fn handler<U: UserStore, S: SessionStore>(
         deps.users.record_failure(&body.email, now).await?;
         return Err(ApiError::Unauthorized);
     };
+    // Fetched since init, overlapping the read and the hashing above; got
+    // before anything is written, so a missing key leaves nothing behind.
+    let signer = deps.signer.get().await.map_err(ApiError::Unavailable)?;
     if failures.is_some() {
         deps.users.clear_failures(&body.email).await?;
     }
 
-    // Fetched since init, overlapping the reads and the hashing above; got
-    // before the session is written, so a missing key leaves nothing behind.
-    let signer = deps.signer.get().await.map_err(ApiError::Unavailable)?;
     let session = Session {
         user_id: credentials.user_id,
         role: credentials.role,
