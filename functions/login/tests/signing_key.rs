@@ -15,21 +15,7 @@ use quiet_core::{
     clock,
     keys::{session, GSI1},
     store::{DynamoSessions, DynamoUsers, User, UserStore},
-    Config,
 };
-
-fn sdk() -> aws_types::SdkConfig {
-    let endpoint = testkit::emulator().endpoint.clone();
-    let config = Config::from_lookup(|name| match name {
-        "TABLE_NAME" => Some(testkit::table().into()),
-        "AWS_REGION" => Some("us-east-1".into()),
-        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
-        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".into()),
-        _ => None,
-    })
-    .unwrap_or_else(|err| panic!("test config: {err}"));
-    config.sdk().clone()
-}
 
 fn login_request(email: &str, password: &str) -> Request {
     lambda_http::http::Request::builder()
@@ -62,7 +48,7 @@ async fn families_of(user: &UserId) -> usize {
 
 #[tokio::test]
 async fn a_login_while_the_key_is_unreadable_is_503_and_the_next_one_fetches_it() {
-    let sdk = sdk();
+    let sdk = testkit::config().sdk().clone();
     let scope = TokenScope {
         issuer: "signing-key-test".into(),
         audience: "signing-key-test-api".into(),

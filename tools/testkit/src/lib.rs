@@ -75,6 +75,7 @@ pub fn config() -> Config {
         "TABLE_NAME" => Some(TABLE.into()),
         "AWS_REGION" => Some(REGION.into()),
         "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".into()),
         _ => None,
     })
     .expect("test config is complete")
