@@ -30,7 +30,8 @@ CARGO_FUZZ_VERSION := 0.13.2
 CARGO_FUZZ := $(TOOLS_CACHE)/cargo-fuzz-$(CARGO_FUZZ_VERSION)/bin/cargo-fuzz
 FUZZ_TARGETS := cursor jwt webhook_signature bodies
 FUZZ_SECONDS ?= 60
-TOOLS_STAMP := $(VENV)/.installed
+# Renamed when what an install does changes, so existing venvs redo it.
+TOOLS_STAMP := $(VENV)/.installed-compiled
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
@@ -53,11 +54,15 @@ help:
 # requirements.txt version. By uv, pinned, which pip installs first: 7 s
 # against pip's 64 s for the same packages on a new machine. uv reads no
 # pip configuration, so where it cannot reach the index pip does the job.
+# Compiled to bytecode here (10 s once), as pip would: uv does not by
+# default, and where PYTHONDONTWRITEBYTECODE is set (CI images often set
+# it) every Python process then compiled moto, boto and cfn-lint again:
+# 4.5 s of CPU per emulator start, and there is one per Rust test binary.
 UV_VERSION := 0.13.9
 $(TOOLS_STAMP): tools/requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -r tools/requirements.txt \
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r tools/requirements.txt \
 	  || $(PY) -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	@touch $@
 

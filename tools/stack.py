@@ -60,12 +60,33 @@ def log(message: str) -> None:
 
 
 def load_template() -> dict:
-    from cfnlint.decode import decode
+    """template.yaml as CloudFormation reads it: the short intrinsic tags
+    (`!Ref`, `!GetAtt A.B`, `!Sub`) become their long forms. PyYAML, not
+    cfn-lint's decoder: that one imports sympy and the whole rule set, which
+    cost every emulator start (one per Rust test binary) seconds of CPU.
+    cfn-lint still checks the template in `make lint`."""
+    import yaml
 
-    template, errors = decode(str(ROOT / "template.yaml"))
-    if errors:
-        raise SystemExit(f"template.yaml does not parse: {errors}")
-    return template
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        pass
+
+    def intrinsic(loader, suffix: str, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if suffix == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    try:
+        with open(ROOT / "template.yaml", encoding="utf-8") as file:
+            return yaml.load(file, Loader=Loader)
+    except yaml.YAMLError as error:
+        raise SystemExit(f"template.yaml does not parse: {error}") from None
 
 
 def resources_of(template: dict, kind: str) -> dict[str, dict]:
