@@ -305,16 +305,76 @@ def scale_moto() -> None:
     DynamoDBBackend.transact_write_items = scaled_transact_write_items
 
 
+def cache_moto_lookups() -> None:
+    """Does once what moto 5.2.5 does on every request though the answer
+    never changes: list its own package directory (stat() of ~200 entries,
+    twice per request, to route by Host) and collect a response class's
+    method names with inspect.getmembers (to find the action's handler).
+    Measured under the end-to-end suite: 2 ms of the emulator's ~10 ms of
+    CPU per request."""
+    import functools
+
+    from moto import backends
+    from moto.core import responses
+
+    modules = frozenset(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    method_names = responses.method_names_from_class
+    responses.method_names_from_class = functools.cache(
+        lambda clazz: frozenset(method_names(clazz))
+    )
+
+
+# Not an AWS API: what the local event source mappings ask before they
+# poll (see QueuePoller).
+VISIBLE_MESSAGES_PATH = "/_local/visible-messages"
+
+
+def with_visible_messages(app):
+    """`app`, plus GET VISIBLE_MESSAGES_PATH: {queue name: messages a
+    ReceiveMessage would return now}, read from moto's SQS backend. One
+    cheap request replaces a ReceiveMessage per queue per poll, which idle
+    cost the emulator 11% of a core and the pollers 6% (measured over 30 s
+    of an idle stack)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    def serve(environ, start_response):
+        if environ.get("PATH_INFO") != VISIBLE_MESSAGES_PATH:
+            return app(environ, start_response)
+        queues = sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues
+        body = json.dumps(
+            {name: queue.approximate_number_of_messages for name, queue in queues.items()}
+        ).encode()
+        start_response("200 OK", [
+            ("content-type", "application/json"), ("content-length", str(len(body))),
+        ])
+        return [body]
+
+    return serve
+
+
 def serve_emulator(port: int) -> str:
     """moto, single-threaded, in a daemon thread of this process; its URL."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     scale_moto()
+    cache_moto_lookups()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = DomainDispatcherApplication(create_backend_app)
+    app = with_visible_messages(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    prof_path = os.environ.get("QUIET_PROFILE_EMULATOR")
+    if prof_path:
+        import cProfile, atexit
+        prof = cProfile.Profile()
+        def run():
+            prof.enable()
+            server.serve_forever()
+        atexit.register(lambda: (prof.disable(), prof.dump_stats(f"{prof_path}.{os.getpid()}")))
+        threading.Thread(target=run, daemon=True).start()
+    else:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}"
 
 
@@ -413,6 +473,9 @@ class QueuePoller:
     def __init__(self, endpoint: str, invoke_base: str, mapping: dict, log_file, stopping: threading.Event):
         import boto3
 
+        # Set by watch_queues while the queue has visible messages.
+        self.ready = threading.Event()
+
         self.sqs = boto3.client(
             "sqs", endpoint_url=endpoint, region_name=REGION,
             aws_access_key_id="local", aws_secret_access_key="local",
@@ -462,7 +525,9 @@ class QueuePoller:
             if not busy:
                 # No long polling: moto is served single-threaded, and a
                 # waiting receive would hold every other request up.
-                self.stopping.wait(0.2)
+                # watch_queues says when there is something to receive.
+                self.ready.wait()
+                self.ready.clear()
 
     def poll_once(self) -> bool:
         received = self.sqs.receive_message(
@@ -495,6 +560,26 @@ class QueuePoller:
             )
         self.note(f"{len(received)} messages, {len(failed)} failed: {sorted(failed)}")
         return True
+
+
+def watch_queues(endpoint: str, pollers: list[QueuePoller], stopping: threading.Event) -> None:
+    """Wakes each poller whose queue has visible messages, every 0.1 s: the
+    local stand-in for long polling. Where the emulator cannot say, every
+    poller is woken, and they poll as if there were no hint."""
+    url = endpoint + VISIBLE_MESSAGES_PATH
+    while not stopping.wait(0.1):
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                visible = json.load(response)
+            if not isinstance(visible, dict):
+                visible = None
+        except Exception:  # the emulator stopping, mostly
+            visible = None
+        for poller in pollers:
+            if visible is None or visible.get(poller.mapping["queue"], 0) > 0:
+                poller.ready.set()
+    for poller in pollers:
+        poller.ready.set()  # so that each sees `stopping` and returns
 
 
 def run_schedule(invoke_base: str, function: str, period: float, log_file, stopping: threading.Event) -> None:
@@ -880,9 +965,18 @@ class Stack:
         SQS event and a timer per schedule, as template.yaml declares them."""
         invoke_base = f"http://127.0.0.1:{self.args.port}"
         log_file = open(self.state / "events.log", "a", buffering=1)
-        for mapping in sqs_event_sources():
-            poller = QueuePoller(endpoint, invoke_base, mapping, log_file, self.stopping)
-            threading.Thread(target=poller.run, daemon=True, name=f"esm-{mapping['function']}").start()
+        pollers = [
+            QueuePoller(endpoint, invoke_base, mapping, log_file, self.stopping)
+            for mapping in sqs_event_sources()
+        ]
+        for poller in pollers:
+            threading.Thread(
+                target=poller.run, daemon=True, name=f"esm-{poller.mapping['function']}"
+            ).start()
+        threading.Thread(
+            target=watch_queues, args=(endpoint, pollers, self.stopping),
+            daemon=True, name="esm-watch",
+        ).start()
         for function in scheduled_functions():
             threading.Thread(
                 target=run_schedule,
