@@ -55,8 +55,8 @@ help:
 # against pip's 64 s for the same packages on a new machine. uv reads no
 # pip configuration, so where it cannot reach the index pip does the job.
 # Compiled to bytecode here (10 s once), as pip would: uv does not by
-# default, and where PYTHONDONTWRITEBYTECODE is set (CI images often set
-# it) every Python process then compiled moto, boto and cfn-lint again:
+# default, and where PYTHONDONTWRITEBYTECODE is set (container images
+# often set it) every Python process compiled moto, boto and cfn-lint again:
 # 4.5 s of CPU per emulator start, and there is one per Rust test binary.
 UV_VERSION := 0.13.9
 $(TOOLS_STAMP): tools/requirements.txt

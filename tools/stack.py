@@ -310,8 +310,8 @@ def cache_moto_lookups() -> None:
     never changes: list its own package directory (stat() of ~200 entries,
     twice per request, to route by Host) and collect a response class's
     method names with inspect.getmembers (to find the action's handler).
-    Measured under the end-to-end suite: 2 ms of the emulator's ~10 ms of
-    CPU per request."""
+    Under cProfile in the end-to-end suite that was a sixth of the
+    emulator's time; a GetItem took 2.2 ms of its CPU instead of 2.4."""
     import functools
 
     from moto import backends
@@ -464,11 +464,13 @@ def invoke_function(invoke_base: str, function: str, payload: dict, timeout: flo
 
 
 class QueuePoller:
-    """A local event source mapping: polls one queue, invokes the function
-    with batches of up to 10 messages in Lambda's SQS event shape, deletes
-    only the messages that succeeded, and leaves the rest to reappear after
-    the visibility timeout (SQS then moves a message that keeps failing to
-    its DLQ). A failed invocation deletes nothing, as in AWS."""
+    """A local event source mapping: polls one queue when watch_queues says
+    it holds messages (Lambda long-polls; moto here cannot), invokes the
+    function with batches of up to 10 messages in Lambda's SQS event shape,
+    deletes only the messages that succeeded, and leaves the rest to
+    reappear after the visibility timeout (SQS then moves a message that
+    keeps failing to its DLQ). A failed invocation deletes nothing, as in
+    AWS."""
 
     def __init__(self, endpoint: str, invoke_base: str, mapping: dict, log_file, stopping: threading.Event):
         import boto3
