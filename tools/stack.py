@@ -364,17 +364,7 @@ def serve_emulator(port: int) -> str:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = with_visible_messages(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
-    prof_path = os.environ.get("QUIET_PROFILE_EMULATOR")
-    if prof_path:
-        import cProfile, atexit
-        prof = cProfile.Profile()
-        def run():
-            prof.enable()
-            server.serve_forever()
-        atexit.register(lambda: (prof.disable(), prof.dump_stats(f"{prof_path}.{os.getpid()}")))
-        threading.Thread(target=run, daemon=True).start()
-    else:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}"
 
 
