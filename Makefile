@@ -104,11 +104,11 @@ build-tests test-rust test-e2e: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warning
 # foreground by `audit`, where its errors show.
 AUDIT_BUILD_LOG := .local/cargo-audit-build.log
 test: tools browser
-	@set -em; bg=; \
+	@set -e; bg=; \
 	if [ ! -x $(CARGO_AUDIT) ]; then \
 	  mkdir -p .local; \
 	  echo "cargo-audit $(CARGO_AUDIT_VERSION) builds in the background (log: $(AUDIT_BUILD_LOG))"; \
-	  nice -n 19 $(MAKE) --no-print-directory $(CARGO_AUDIT) >$(AUDIT_BUILD_LOG) 2>&1 & bg=$$!; \
+	  setsid nice -n 19 $(MAKE) --no-print-directory $(CARGO_AUDIT) >$(AUDIT_BUILD_LOG) 2>&1 & bg=$$!; \
 	  trap 'kill -- -$$bg 2>/dev/null || true' EXIT; \
 	fi; \
 	$(MAKE) --no-print-directory fmt cfn-lint build-tests test-rust test-e2e; \
