@@ -174,3 +174,112 @@ async fn deleting_a_sharded_product_closes_its_shards() {
         .await;
     assert!(take.is_err(), "a deleted shard still sold");
 }
+
+/// Units on the move between bins are counted once, however a read and a
+/// move interleave. Staff receive 8 units at a time (they land on the
+/// product item) and the rebalancer spreads them over 8 shards one unit a
+/// move, while readers read the SKU the four ways the API does. The total
+/// only ever grows by 8 at once, so a read that counts a moving unit twice
+/// (or misses one) shows a number that is not a multiple of 8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_racing_the_rebalancer_see_every_unit_once() {
+    use quiet_core::domain::{Category, PageLimit};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    const BATCH: u32 = 8;
+    let store = testkit::products();
+    let (category, skus) = testkit::seed_category(&store, 1).await;
+    let category: Category = category.try_into().expect("category");
+    let sku: Sku = skus[0].clone().try_into().expect("sku");
+    let base = store
+        .update(&sku, None, &shards(u64::from(BATCH)), &clock::now_rfc3339())
+        .await
+        .expect("sharded")
+        .stock;
+    // What was received: a read may show any total from before it started
+    // to after it ended, never one in between two batches.
+    let received = Arc::new(AtomicU32::new(base + BATCH));
+    let done = Arc::new(AtomicBool::new(false));
+
+    let mover = {
+        let (store, sku, received, done) =
+            (store.clone(), sku.clone(), received.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut moves = 0;
+            while !done.load(Ordering::Relaxed) {
+                received.fetch_add(BATCH, Ordering::SeqCst);
+                store
+                    .adjust_stock(&sku, StockDelta::try_from(i64::from(BATCH)).expect("delta"))
+                    .await
+                    .expect("received");
+                moves += store.rebalance(&sku).await.expect("rebalanced").moves;
+            }
+            moves
+        })
+    };
+    let readers: Vec<_> = (0..4)
+        .map(|way| {
+            let (store, sku, category, received, done) = (
+                store.clone(),
+                sku.clone(),
+                category.clone(),
+                received.clone(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                let mut wrong = Vec::new();
+                let mut reads = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let floor = received.load(Ordering::SeqCst) - BATCH;
+                    let stock = match way {
+                        0 => store.get(&sku).await.expect("read").map(|p| p.stock),
+                        1 => store
+                            .get_many(std::slice::from_ref(&sku))
+                            .await
+                            .expect("read")
+                            .remove(&sku)
+                            .map(|p| p.stock),
+                        2 => store
+                            .list(Some(&category), PageLimit::DEFAULT, None)
+                            .await
+                            .expect("listed")
+                            .items
+                            .into_iter()
+                            .find(|p| p.sku == sku)
+                            .map(|p| p.stock),
+                        _ => match store
+                            .adjust_stock(&sku, StockDelta::try_from(-900_000).expect("delta"))
+                            .await
+                            .expect("answered")
+                        {
+                            StockChange::Refused { stock } => Some(stock),
+                            applied => panic!("took more than there is: {applied:?}"),
+                        },
+                    };
+                    let ceiling = received.load(Ordering::SeqCst);
+                    reads += 1;
+                    match stock {
+                        Some(s) if (s - base) % BATCH == 0 && (floor..=ceiling).contains(&s) => {}
+                        other => wrong.push((other, floor, ceiling)),
+                    }
+                }
+                (reads, wrong)
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    done.store(true, Ordering::Relaxed);
+
+    let moves = mover.await.expect("mover");
+    assert!(moves >= 40, "only {moves} moves: the race was not run");
+    for (way, reader) in readers.into_iter().enumerate() {
+        let (reads, wrong) = reader.await.expect("reader");
+        assert!(reads >= 10, "reader {way} read only {reads} times");
+        assert!(
+            wrong.is_empty(),
+            "reader {way}: {} of {reads} reads wrong (stock, floor, ceiling): {wrong:?}",
+            wrong.len()
+        );
+    }
+}

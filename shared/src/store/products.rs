@@ -332,13 +332,12 @@ impl ProductStore for DynamoProducts {
             .send()
             .await?;
         match out.item {
-            Some(item) if !item.contains_key(DELETED_AT) => {
-                let mut product = [from_item(&item)?];
-                shards::add_shard_units(&self.client, &self.table, &mut product).await?;
-                let [product] = product;
-                Ok(Some(product))
-            }
-            _ => Ok(None),
+            Some(item) => Ok(
+                shards::products_counted(&self.client, &self.table, vec![item])
+                    .await?
+                    .pop(),
+            ),
+            None => Ok(None),
         }
     }
 
@@ -350,18 +349,12 @@ impl ProductStore for DynamoProducts {
         unique.sort();
         unique.dedup();
         let keys = unique.into_iter().map(keys::product::key).collect();
-        let mut found = std::collections::HashMap::new();
-        let mut products = Vec::new();
-        for item in super::batch_get(&self.client, &self.table, keys).await? {
-            if let Some(product) = decode_product(&item)? {
-                products.push(product);
-            }
-        }
-        shards::add_shard_units(&self.client, &self.table, &mut products).await?;
-        for product in products {
-            found.insert(product.sku.clone(), product);
-        }
-        Ok(found)
+        let items = super::batch_get(&self.client, &self.table, keys).await?;
+        Ok(shards::products_counted(&self.client, &self.table, items)
+            .await?
+            .into_iter()
+            .map(|product| (product.sku.clone(), product))
+            .collect())
     }
 
     async fn list(
@@ -384,18 +377,17 @@ impl ProductStore for DynamoProducts {
             .limit(limit_i32)
             .send()
             .await?;
-        let mut items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        // A page with sharded SKUs reads their shards too (one more call).
-        shards::add_shard_units(&self.client, &self.table, &mut items).await?;
+        let found = out.items.unwrap_or_default();
+        // The cursor is the last SKU the index gave, even one deleted since.
         let last = match out.last_evaluated_key {
-            Some(_) => items.last().map(|p| p.sku.clone()),
+            Some(_) => found
+                .last()
+                .map(|item| get_parsed(item, "sku"))
+                .transpose()?,
             None => None,
         };
+        // A page with sharded SKUs reads their shards too (one more call).
+        let items = shards::products_counted(&self.client, &self.table, found).await?;
         Ok(Page { items, last })
     }
 
@@ -592,10 +584,13 @@ impl ProductStore for DynamoProducts {
             .await;
         match result {
             Ok(out) => {
-                let mut product = [from_item(&out.attributes.unwrap_or_default())?];
-                shards::add_shard_units(&self.client, &self.table, &mut product).await?;
+                let item = out.attributes.unwrap_or_default();
+                let product = shards::products_counted(&self.client, &self.table, vec![item])
+                    .await?
+                    .pop()
+                    .ok_or(StoreError::NotFound)?;
                 Ok(StockChange::Applied {
-                    stock: product[0].stock,
+                    stock: product.stock,
                 })
             }
             Err(err) => match err.as_service_error() {
@@ -603,13 +598,16 @@ impl ProductStore for DynamoProducts {
                     let Some(item) = failed.item.clone().filter(super::is_live) else {
                         return Err(StoreError::NotFound);
                     };
-                    let mut product = [from_item(&item)?];
-                    if product[0].is_sharded() && delta < 0 {
-                        return self.withdraw(&product[0], delta.unsigned_abs()).await;
+                    let product = from_item(&item)?;
+                    if product.is_sharded() && delta < 0 {
+                        return self.withdraw(&product, delta.unsigned_abs()).await;
                     }
-                    shards::add_shard_units(&self.client, &self.table, &mut product).await?;
+                    let product = shards::products_counted(&self.client, &self.table, vec![item])
+                        .await?
+                        .pop()
+                        .ok_or(StoreError::NotFound)?;
                     Ok(StockChange::Refused {
-                        stock: product[0].stock,
+                        stock: product.stock,
                     })
                 }
                 _ => Err(err.into()),
