@@ -154,12 +154,7 @@ impl Product {
 
     /// How many shard items may hold units: the span, or N if more.
     pub fn shards_to_read(&self) -> u8 {
-        let needed = if self.stock_shards > 1 {
-            self.stock_shards
-        } else {
-            0
-        };
-        self.shard_span.max(needed)
+        super::stock::shards_to_read(self.stock_shards, self.shard_span)
     }
 
     /// A strong validator over everything the representation shows that can

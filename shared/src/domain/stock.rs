@@ -194,6 +194,22 @@ fn shard_count(len: usize) -> u8 {
     shard_index(len)
 }
 
+/// The shard items a layout of `stock_shards` over `shard_span` may have
+/// units in: `0..` the span, or N if more (N = 1 means none: the units
+/// are on the product item).
+pub fn shards_to_read(stock_shards: u8, shard_span: u8) -> u8 {
+    shard_span.max(shards_in_use(stock_shards))
+}
+
+/// The shard items N spreads units over: N, or none for N = 1.
+pub fn shards_in_use(stock_shards: u8) -> u8 {
+    if stock_shards > 1 {
+        stock_shards
+    } else {
+        0
+    }
+}
+
 /// A uniformly random `u32` from the OS source (0 if it fails: the choice
 /// is then merely not spread).
 pub fn random() -> u32 {

@@ -33,7 +33,7 @@ use aws_sdk_dynamodb::{
 
 use super::attr::{get_n, n};
 use super::{built, StoreError, LIVE};
-use crate::domain::stock::{Bin, Bins, Move, ShardCount, Take};
+use crate::domain::stock::{self, Bin, Bins, Move, ShardCount, Take};
 use crate::domain::{Product, Sku};
 use crate::keys::{self, Item};
 
@@ -54,11 +54,7 @@ pub(crate) fn layout_of(item: &Item) -> Result<(u8, u8), StoreError> {
         Some(_) => get_n(item, STOCK_SHARDS)?,
         None => 1,
     };
-    let span = match item.get(SHARD_SPAN) {
-        Some(_) => get_n(item, SHARD_SPAN)?,
-        None => 0,
-    };
-    Ok((shards, span))
+    Ok((shards, counter(item, SHARD_SPAN)?))
 }
 
 /// The condition "still live, with this layout", on the product item
@@ -144,16 +140,12 @@ impl Counted {
             shards: self.shards.clone(),
         })
     }
-
-    fn total(&self) -> Result<u32, StoreError> {
-        Ok(self.bins()?.total().try_into().unwrap_or(u32::MAX))
-    }
 }
 
 /// The shards an item's layout says may hold units, and at least `reach`.
 fn reach_of(item: &Item, reach: u8) -> Result<u8, StoreError> {
     let (shards, span) = layout_of(item)?;
-    Ok(reach.max(span).max(if shards > 1 { shards } else { 0 }))
+    Ok(reach.max(stock::shards_to_read(shards, span)))
 }
 
 /// Every bin of each SKU: its product item and shards (at least
@@ -309,9 +301,7 @@ pub(crate) async fn products_counted(
             .collect();
         let (units, agree) = tally(item, &shards)?;
         if agree {
-            product.stock = units
-                .iter()
-                .fold(product.stock, |sum, u| sum.saturating_add(*u));
+            add_units(product, &units);
         } else {
             overtaken.push((product.sku.clone(), product.shards_to_read()));
         }
@@ -327,12 +317,19 @@ pub(crate) async fn products_counted(
             live.push(product);
         } else if let Some(read) = again.remove(&product.sku) {
             if let Some(mut fresh) = super::products::decode_product(&read.item)? {
-                fresh.stock = read.total()?;
+                add_units(&mut fresh, &read.shards);
                 live.push(fresh);
             }
         }
     }
     Ok(live)
+}
+
+/// Adds the shards' units to the product item's own: the SKU's total.
+fn add_units(product: &mut Product, shards: &[u32]) {
+    product.stock = shards
+        .iter()
+        .fold(product.stock, |sum, u| sum.saturating_add(*u));
 }
 
 /// One move between two bins of `sku`, planned against the layout
@@ -450,7 +447,7 @@ pub(crate) async fn shrink_span(
     shards: u8,
     span: u8,
 ) -> Result<bool, StoreError> {
-    let keep = if shards > 1 { shards } else { 0 };
+    let keep = stock::shards_in_use(shards);
     if keep >= span {
         if shards == 1 {
             // Nothing sharded and nothing to drain: off the list.
@@ -560,8 +557,7 @@ pub(crate) async fn rebalance(
         }
     }
     if done.skipped == 0 {
-        let needed = if shards > 1 { shards } else { 0 };
-        let shrinks = span > needed;
+        let shrinks = span > stock::shards_in_use(shards);
         done.shrunk = shrink_span(client, table, sku, shards, span).await? && shrinks;
     }
     Ok(done)
