@@ -197,9 +197,12 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
         .await
         .expect("sharded")
         .stock;
-    // What was received: a read may show any total from before it started
-    // to after it ended, never one in between two batches.
-    let received = Arc::new(AtomicU32::new(base + BATCH));
+    // What was received, the batch on its way included (it is counted
+    // before it is sent): a read may show any total from before it started
+    // to after it ended, never one in between two batches. Counting from
+    // `base + BATCH` made a read that landed before the first batch look
+    // wrong (a false failure seen under load).
+    let received = Arc::new(AtomicU32::new(base));
     let done = Arc::new(AtomicBool::new(false));
 
     let mover = {
@@ -231,7 +234,10 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
                 let mut wrong = Vec::new();
                 let mut reads = 0;
                 while !done.load(Ordering::Relaxed) {
-                    let floor = received.load(Ordering::SeqCst) - BATCH;
+                    let floor = received
+                        .load(Ordering::SeqCst)
+                        .saturating_sub(BATCH)
+                        .max(base);
                     let stock = match way {
                         0 => store.get(&sku).await.expect("read").map(|p| p.stock),
                         1 => store
