@@ -204,10 +204,18 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
     // wrong (a false failure seen under load).
     let received = Arc::new(AtomicU32::new(base));
     let done = Arc::new(AtomicBool::new(false));
+    // How far the race got: it runs until it has enough of both.
+    let moved = Arc::new(AtomicU32::new(0));
+    let read: Arc<[AtomicU32; 4]> = Arc::new(Default::default());
 
     let mover = {
-        let (store, sku, received, done) =
-            (store.clone(), sku.clone(), received.clone(), done.clone());
+        let (store, sku, received, done, moved) = (
+            store.clone(),
+            sku.clone(),
+            received.clone(),
+            done.clone(),
+            moved.clone(),
+        );
         tokio::spawn(async move {
             let mut moves = 0;
             while !done.load(Ordering::Relaxed) {
@@ -217,18 +225,20 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
                     .await
                     .expect("received");
                 moves += store.rebalance(&sku).await.expect("rebalanced").moves;
+                moved.store(moves, Ordering::Relaxed);
             }
             moves
         })
     };
     let readers: Vec<_> = (0..4)
         .map(|way| {
-            let (store, sku, category, received, done) = (
+            let (store, sku, category, received, done, read) = (
                 store.clone(),
                 sku.clone(),
                 category.clone(),
                 received.clone(),
                 done.clone(),
+                read.clone(),
             );
             tokio::spawn(async move {
                 let mut wrong = Vec::new();
@@ -265,6 +275,7 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
                     };
                     let ceiling = received.load(Ordering::SeqCst);
                     reads += 1;
+                    read[way].store(reads, Ordering::Relaxed);
                     match stock {
                         Some(s) if (s - base) % BATCH == 0 && (floor..=ceiling).contains(&s) => {}
                         other => wrong.push((other, floor, ceiling)),
@@ -274,7 +285,19 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
             })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    // At least 6 s, and until there were 40 moves and 10 reads each way:
+    // on a loaded machine (the end-to-end suite beside it) 6 s were once
+    // only 32 moves. Never more than a minute.
+    let started = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let enough = moved.load(Ordering::Relaxed) >= 40
+            && read.iter().all(|r| r.load(Ordering::Relaxed) >= 10);
+        let elapsed = started.elapsed().as_secs();
+        if (enough && elapsed >= 6) || elapsed >= 60 {
+            break;
+        }
+    }
     done.store(true, Ordering::Relaxed);
 
     let moves = mover.await.expect("mover");
