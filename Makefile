@@ -155,8 +155,8 @@ audit: $(CARGO_AUDIT)
 
 # The Rust tests and the end-to-end suite, side by side. The suite is a
 # chain of waits on its stack and leaves about half of two cores idle, and
-# the Rust tests fill it: warm, 50 s then 4:08 one after the other, 4:15
-# side by side (measured with `make -j2`). The Rust tests write to a log,
+# the Rust tests (50 s) fill it: a warm make test took 5:17 with them one
+# after the other and 4:37 side by side, run back to back. They write a log,
 # shown whole once both are done, so neither's output is cut into the
 # other's; both always run to the end, and either failing fails this.
 # The Rust tests run in a session of their own, ended with this recipe.
