@@ -204,7 +204,8 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
     // wrong (a false failure seen under load).
     let received = Arc::new(AtomicU32::new(base));
     let done = Arc::new(AtomicBool::new(false));
-    // How far the race got: it runs until it has enough of both.
+    // How far the race got: it runs until it has enough of both, and the
+    // final counts are what the assertions below check.
     let moved = Arc::new(AtomicU32::new(0));
     let read: Arc<[AtomicU32; 4]> = Arc::new(Default::default());
 
@@ -217,17 +218,15 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
             moved.clone(),
         );
         tokio::spawn(async move {
-            let mut moves = 0;
             while !done.load(Ordering::Relaxed) {
                 received.fetch_add(BATCH, Ordering::SeqCst);
                 store
                     .adjust_stock(&sku, StockDelta::try_from(i64::from(BATCH)).expect("delta"))
                     .await
                     .expect("received");
-                moves += store.rebalance(&sku).await.expect("rebalanced").moves;
-                moved.store(moves, Ordering::Relaxed);
+                let moves = store.rebalance(&sku).await.expect("rebalanced").moves;
+                moved.fetch_add(moves, Ordering::Relaxed);
             }
-            moves
         })
     };
     let readers: Vec<_> = (0..4)
@@ -242,7 +241,6 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
             );
             tokio::spawn(async move {
                 let mut wrong = Vec::new();
-                let mut reads = 0;
                 while !done.load(Ordering::Relaxed) {
                     let floor = received
                         .load(Ordering::SeqCst)
@@ -274,14 +272,13 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
                         },
                     };
                     let ceiling = received.load(Ordering::SeqCst);
-                    reads += 1;
-                    read[way].store(reads, Ordering::Relaxed);
+                    read[way].fetch_add(1, Ordering::Relaxed);
                     match stock {
                         Some(s) if (floor..=ceiling).contains(&s) && (s - base) % BATCH == 0 => {}
                         other => wrong.push((other, floor, ceiling)),
                     }
                 }
-                (reads, wrong)
+                wrong
             })
         })
         .collect();
@@ -300,10 +297,12 @@ async fn reads_racing_the_rebalancer_see_every_unit_once() {
     }
     done.store(true, Ordering::Relaxed);
 
-    let moves = mover.await.expect("mover");
+    mover.await.expect("mover");
+    let moves = moved.load(Ordering::Relaxed);
     assert!(moves >= 40, "only {moves} moves: the race was not run");
     for (way, reader) in readers.into_iter().enumerate() {
-        let (reads, wrong) = reader.await.expect("reader");
+        let wrong = reader.await.expect("reader");
+        let reads = read[way].load(Ordering::Relaxed);
         assert!(reads >= 10, "reader {way} read only {reads} times");
         assert!(
             wrong.is_empty(),
