@@ -439,7 +439,12 @@ class Bench:
         env["AWS_ENDPOINT_URL"] = proxy
         env["RATE_LIMITS"] = BENCH_LIMITS
         self.env = env
+        # Each function's own variables (its queues), as deployed.
+        self.queues = stack.queue_url_variables(endpoint)
         self.receiver = start_receiver()
+
+    def env_of(self, name: str, env: dict) -> dict:
+        return {**env, **self.queues.get(name, {})}
 
     # -- events -------------------------------------------------------------
 
@@ -506,7 +511,7 @@ class Bench:
                 env: dict | None = None, label: str | None = None) -> dict:
         binary = binary or RELEASE / name
         event = event if event is not None else self.event(name)
-        env = env or self.env
+        env = self.env_of(name, env or self.env)
         instance = Instance(binary, env, self.state)
         try:
             init = instance.init_ms()
@@ -571,7 +576,7 @@ class Bench:
 
     def once(self, name: str, event: dict) -> dict:
         """Runs one invocation without recording it (to set the scene)."""
-        instance = Instance(RELEASE / name, self.env, self.state)
+        instance = Instance(RELEASE / name, self.env_of(name, self.env), self.state)
         try:
             instance.init_ms()
             _, answer = instance.api.invoke(event)

@@ -74,6 +74,20 @@ class Stack:
 GENEROUS_LIMITS = "read=1000000/1,write=1000000/1,auth=1000000/1"
 
 
+# The state folders of the stacks this session started: each holds the
+# AWS calls its functions made (tools/iam.py), checked by test_iam.py.
+STARTED_STACKS: list[Path] = []
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked `after_all` run last: they check what the rest did."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "after_all: runs after every other test")
+
+
 @contextlib.contextmanager
 def local_stack(port: int, state_dir: str, table: str, rate_limits: str | None):
     """Starts tools/stack.py on `port` and yields its Stack once ready."""
@@ -108,6 +122,7 @@ def local_stack(port: int, state_dir: str, table: str, rate_limits: str | None):
     if base is None or emulator is None:
         process.kill()
         pytest.fail(f"the local stack did not become ready; see {state_dir}/*.log")
+    STARTED_STACKS.append(ROOT / state_dir)
     # Keep draining stdout so the stack never blocks on a full pipe.
     threading.Thread(target=process.stdout.read, daemon=True).start()
     try:

@@ -49,6 +49,8 @@ VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 DEFAULT_TABLE = "quiet-engine"
 # Dummy credentials: the emulator accepts anything, but the SDK must sign.
+# A function instance signs with its own name instead (tools/watch-cargo),
+# so the emulator can tell whose call it serves (tools/iam.py).
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
@@ -325,6 +327,9 @@ def cache_moto_lookups() -> None:
     )
 
 
+# Every AWS call each function made, as IAM authorises it (tools/iam.py).
+CALL_LOG = "aws-calls.jsonl"
+
 # Not an AWS API: what the local event source mappings ask before they
 # poll (see QueuePoller).
 VISIBLE_MESSAGES_PATH = "/_local/visible-messages"
@@ -354,8 +359,24 @@ def with_visible_messages(app):
     return serve
 
 
-def serve_emulator(port: int) -> str:
-    """moto, single-threaded, in a daemon thread of this process; its URL."""
+def partition_keys(table_name: str) -> dict[str, str]:
+    """The partition key attribute of the table and of each of its indexes
+    (`<table>/index/<name>`), as template.yaml declares them."""
+    (props,) = resources_of(load_template(), "AWS::DynamoDB::Table").values()
+
+    def hash_key(schema: list) -> str:
+        return next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
+
+    found = {table_name: hash_key(props["KeySchema"])}
+    for index in props.get("GlobalSecondaryIndexes", []):
+        found[f"{table_name}/index/{index['IndexName']}"] = hash_key(index["KeySchema"])
+    return found
+
+
+def serve_emulator(port: int, call_log: Path | None = None, table_name: str = DEFAULT_TABLE) -> str:
+    """moto, single-threaded, in a daemon thread of this process; its URL.
+    With `call_log`, every call a function makes is recorded there the way
+    IAM authorises it (tools/iam.py checks them against template.yaml)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
@@ -363,13 +384,17 @@ def serve_emulator(port: int) -> str:
     cache_moto_lookups()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = with_visible_messages(DomainDispatcherApplication(create_backend_app))
+    if call_log is not None:
+        from iam import CallLog
+
+        app = CallLog(app, call_log, table_name, partition_keys(table_name))
     server = make_server("127.0.0.1", port, app, threaded=False, processes=1)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_port}"
 
 
 def emulator(args: argparse.Namespace) -> None:
-    endpoint = serve_emulator(args.port)
+    endpoint = serve_emulator(args.port, args.call_log, args.table)
     create_resources(endpoint, args.table, args.visibility_timeout)
     print(f"emulator ready: {endpoint}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -391,17 +416,32 @@ def template_functions() -> dict[str, dict]:
     }
 
 
-def queue_url_variables(endpoint: str) -> dict[str, str]:
-    """Every function environment variable that is `!Ref <queue>`, resolved to
-    the local queue's URL (queues are named after their logical ids)."""
+def queue_url_variables(endpoint: str) -> dict[str, dict[str, str]]:
+    """Function -> its environment variables that are `!Ref <queue>`, resolved
+    to the local queue's URL (queues are named after their logical ids).
+    Per function, as deployed: one name (DEAD_LETTER_QUEUE_URL) names
+    another queue in each worker, and a function whose template entry lacks
+    a queue it sends to fails here as it would deployed."""
     template = load_template()
     queues = resources_of(template, "AWS::SQS::Queue")
-    variables = {}
-    for props in template_functions().values():
+    variables: dict[str, dict[str, str]] = {}
+    for function, props in template_functions().items():
         for name, value in props.get("Environment", {}).get("Variables", {}).items():
             if isinstance(value, dict) and value.get("Ref") in queues:
-                variables[name] = f"{endpoint}/123456789012/{value['Ref']}"
+                variables.setdefault(function, {})[name] = f"{endpoint}/123456789012/{value['Ref']}"
     return variables
+
+
+def write_function_envs(directory: Path, endpoint: str) -> None:
+    """One `NAME=value` file per function with the variables only it has;
+    tools/watch-cargo exports its function's file before starting it."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    for function, variables in queue_url_variables(endpoint).items():
+        (directory / f"{function}.env").write_text(
+            "".join(f"{name}={value}\n" for name, value in sorted(variables.items()))
+        )
 
 
 def sqs_event_sources() -> list[dict]:
@@ -802,7 +842,9 @@ def function_env(endpoint: str, table: str, state: Path, provider_port: int) -> 
             "AWS_LAMBDA_LOG_LEVEL": env.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
         }
     )
-    env.update(queue_url_variables(endpoint))
+    # Each function's own variables (its queues) come from its file in
+    # the state dir (Stack.run writes them, tools/watch-cargo reads them).
+    env["QUIET_FUNCTION_ENV"] = str(state / "function-env")
     return env
 
 
@@ -868,7 +910,8 @@ class Stack:
         child = self.spawn(
             [sys.executable, str(Path(__file__).resolve()), "emulator",
              "--port", str(self.args.emulator_port), "--table", self.args.table,
-             "--visibility-timeout", str(self.args.visibility_timeout)],
+             "--visibility-timeout", str(self.args.visibility_timeout),
+             "--call-log", str(self.state / CALL_LOG)],
             "emulator.log",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -893,6 +936,7 @@ class Stack:
         endpoint = self.start_emulator()
         print(f"emulator: {endpoint}", flush=True)
         env = self.function_env(endpoint)
+        write_function_envs(Path(env["QUIET_FUNCTION_ENV"]), endpoint)
 
         log("building functions and tools")
         for step, argv in (
@@ -1014,6 +1058,8 @@ def main() -> None:
     emu.add_argument("--table", default=DEFAULT_TABLE)
     emu.add_argument("--visibility-timeout", type=int, default=None,
                      help="override every queue's visibility timeout (seconds)")
+    emu.add_argument("--call-log", type=Path, default=None,
+                     help="record every function's AWS calls here (tools/iam.py)")
     emu.set_defaults(func=emulator)
 
     run = commands.add_parser("dev", help="run the whole local stack")
