@@ -51,21 +51,48 @@ where
     .await
 }
 
-/// Serves `handler` on the Lambda runtime until the process ends, every
-/// request counted against its client's rate limit first; a request with
-/// credentials first refreshes the list of erased accounts if it is stale
-/// (`auth::revoked`).
+/// Serves `handler`, a function that signs callers in, on the Lambda
+/// runtime until the process ends: every request is counted against its
+/// client's rate limit first, and a request with credentials first
+/// refreshes the list of erased accounts if it is stale (`auth::revoked`).
 pub async fn run<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    let revocations = crate::auth::revoked::Revocations::from_env()?;
+    serve(handler, Some(revocations)).await
+}
+
+/// [`run`] for a function whose handler reads no access token (the
+/// catalog, sign-up and sign-in, the provider's webhook): it never reads
+/// the list of erased accounts, and its role has no grant to. The limiter
+/// may still key a read on a token it verifies; an erased account's token
+/// is then one client among others, and reaches nothing.
+pub async fn run_public<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    serve(handler, None).await
+}
+
+async fn serve<H, Fut>(
+    handler: H,
+    revocations: Option<crate::auth::revoked::Revocations>,
+) -> Result<(), lambda_http::Error>
 where
     H: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
 {
     let limiter = crate::limits::Limiter::from_env()?;
     let limiter = limiter.as_ref();
-    let revocations = &crate::auth::revoked::Revocations::from_env()?;
+    let revocations = revocations.as_ref();
     let handler = &handler;
     lambda_http::run(service_fn(move |req: Request| async move {
-        revocations.refresh_for(&req).await;
+        if let Some(revocations) = revocations {
+            revocations.refresh_for(&req).await;
+        }
         respond_limited(req, handler, limiter).await.map(AsMade)
     }))
     .await

@@ -5,5 +5,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let erasures = DynamoErasures::new(config.dynamodb(), &config.table_name);
-    quiet_core::http::run(|req| get_erasure::handler(&erasures, req)).await
+    quiet_core::http::run_public(|req| get_erasure::handler(&erasures, req)).await
 }

@@ -5,5 +5,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let store = DynamoProducts::new(config.dynamodb(), &config.table_name);
-    quiet_core::http::run(|req| get_product::handler(&store, req)).await
+    quiet_core::http::run_public(|req| get_product::handler(&store, req)).await
 }

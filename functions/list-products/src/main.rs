@@ -9,5 +9,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         store: DynamoProducts::new(config.dynamodb(), &config.table_name),
         cursor_key: CursorKey::from_env()?,
     };
-    quiet_core::http::run(|req| handler(&deps, req)).await
+    quiet_core::http::run_public(|req| handler(&deps, req)).await
 }

@@ -16,5 +16,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         sessions: DynamoSessions::new(dynamodb, &config.table_name),
         signer: keys::PendingSigner::prefetch_from_env(sdk)?,
     };
-    quiet_core::http::run(|req| handler(&deps, req)).await
+    quiet_core::http::run_public(|req| handler(&deps, req)).await
 }

@@ -17,5 +17,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         orders: DynamoOrders::new(config.dynamodb(), &config.table_name).with_relay(relay),
         provider: SignedWebhooks::new(&secret)?,
     };
-    quiet_core::http::run(|req| handler(&deps, req)).await
+    quiet_core::http::run_public(|req| handler(&deps, req)).await
 }

@@ -10,5 +10,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let dynamodb = config.dynamodb();
     let users = DynamoUsers::new(dynamodb.clone(), &config.table_name);
     let idempotency = DynamoIdempotency::new(dynamodb, &config.table_name);
-    quiet_core::http::run(|req| register::handler(&users, &idempotency, req)).await
+    quiet_core::http::run_public(|req| register::handler(&users, &idempotency, req)).await
 }

@@ -15,5 +15,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         DynamoSearchLog::new(dynamodb, &config.table_name),
         CursorKey::from_env()?,
     );
-    quiet_core::http::run(|req| handler(&deps, req)).await
+    quiet_core::http::run_public(|req| handler(&deps, req)).await
 }
