@@ -217,3 +217,14 @@ def test_credential_routes_allow_ten_attempts_a_minute_per_address(limited, acco
     late = requests.post(limited.url("/v1/auth/register"), timeout=60, json={
         "email": email, "password": "correct horse battery staple", "name": "Late"})
     assert late.status_code == 429
+    # A signed-in caller's token does not bring a budget of its own to the
+    # credential routes: still this address's, still spent (issue 37, 1).
+    for path, body in (
+        ("/v1/auth/login", {"email": email, "password": "wrong password"}),
+        ("/v1/auth/register", {"email": email, "password": "correct horse battery staple",
+                               "name": "Late"}),
+        ("/v1/auth/refresh", {"refresh_token": "not-a-token"}),
+    ):
+        with_token = requests.post(limited.url(path), json=body, timeout=60,
+                                   headers=bearer(accounts["bystander"]))
+        assert with_token.status_code == 429, (path, with_token.status_code, with_token.text)

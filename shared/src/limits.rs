@@ -3,7 +3,8 @@
 //! DynamoDB, bumped by one conditional `UpdateItem` (`hits < quota`) before
 //! the handler runs. The client is the signed-in user (its verified token)
 //! or, for anonymous calls, the source IP; a forged or expired token counts
-//! as anonymous, so it cannot spend another user's budget.
+//! as anonymous, so it cannot spend another user's budget. The credential
+//! routes always count by source IP, token or not.
 //!
 //! Budgets per class live in [`Budgets`]: reads 40 per 2 s (20/s, bursts
 //! of 40), writes 10 per 2 s, and the credential routes (login, register,
@@ -252,13 +253,19 @@ impl Limiter {
             return Decision::Unlimited;
         };
         let budget = self.budgets.of(class);
-        let client = match crate::auth::authenticate(req, &self.verifier) {
-            Ok(user) => {
-                let client = format!("user:{}", user.id.as_str());
-                req.extensions_mut().insert::<AuthUser>(user);
-                client
-            }
-            Err(_) => format!("ip:{}", source_ip(req)),
+        let client = match class {
+            // The credential routes count by address whatever token comes
+            // along: counted per account, every account registered would
+            // bring a fresh budget of guesses.
+            Class::Auth => format!("ip:{}", source_ip(req)),
+            Class::Read | Class::Write => match crate::auth::authenticate(req, &self.verifier) {
+                Ok(user) => {
+                    let client = format!("user:{}", user.id.as_str());
+                    req.extensions_mut().insert::<AuthUser>(user);
+                    client
+                }
+                Err(_) => format!("ip:{}", source_ip(req)),
+            },
         };
         let now_ms = crate::clock::now_ms();
         let (index, reset_secs) = window(now_ms, budget);
