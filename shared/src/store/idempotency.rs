@@ -251,11 +251,16 @@ pub(crate) async fn release(
         .delete_item()
         .table_name(table)
         .set_key(Some(keys::idempotency::record(&scope.0, key_hash)))
-        .condition_expression("lease = :lease")
+        // Only a claim still running: after an ambiguous failure whose
+        // transaction did commit, the record is completed, and deleting it
+        // would let a retry run the effect a second time.
+        .condition_expression("lease = :lease AND #status = :in_progress")
+        .expression_attribute_names("#status", "status")
         .expression_attribute_values(":lease", s(lease))
+        .expression_attribute_values(":in_progress", s("in_progress"))
         .send()
         .await;
-    // Already taken over by someone else: theirs to finish.
+    // Completed, or taken over by someone else: it stands.
     super::unless_condition_failed(result).map(|_| ())
 }
 
