@@ -99,6 +99,30 @@ def test_sixth_consecutive_failure_is_throttled(stack, customer):
     assert right.status_code == 429
 
 
+def test_concurrent_guesses_get_five_checks_between_them(stack, customer):
+    """Twenty wrong passwords at once for one email: each attempt is taken
+    before its password is checked, so five are checked and fifteen are
+    refused, however they interleave (issue 37, defect 5). The erasure
+    password check shares the same count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    def guess(i: int) -> int:
+        return requests.post(stack.url("/v1/auth/login"), timeout=60, json={
+            "email": customer["email"], "password": f"wrong password {i:02d}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = sorted(pool.map(guess, range(20)))
+    assert statuses == [401] * 5 + [429] * 15, statuses
+    # Spent: the right password waits out the window like the rest.
+    right = stack.post("/v1/auth/login", {"email": customer["email"], "password": customer["password"]})
+    assert right.status_code == 429
+    erase = stack.request("DELETE", "/v1/me", json={"password": customer["password"]},
+                          headers={"authorization": f"Bearer {customer['tokens']['access_token']}"})
+    assert erase.status_code == 429, erase.text
+
+
 def test_unknown_emails_are_throttled_too(stack):
     attempt = {"email": "ghost-throttle@example.com", "password": "wrong password!!"}
     statuses = [stack.post("/v1/auth/login", attempt).status_code for _ in range(6)]

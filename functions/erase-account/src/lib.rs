@@ -18,7 +18,7 @@ use quiet_core::{
     events::ErasureId,
     http::{json, json_body, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{Erasure, ErasureStatus, ErasureStore, StoreError, UserStore},
+    store::{Erasure, ErasureStatus, ErasureStore, LoginAttempt, StoreError, UserStore},
     ApiError,
 };
 use serde::Deserialize;
@@ -63,15 +63,19 @@ pub async fn handler<U: UserStore, E: ErasureStore>(
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let now = clock::now();
-    let (credentials, failures) = deps.users.login_state(&user.email).await?;
-    if let Some(retry_after_secs) = failures.and_then(|f| f.retry_after(now)) {
+    // As at login: the attempt is taken before the password is checked.
+    let (attempt, credentials) = tokio::join!(
+        deps.users.reserve_attempt(&user.email, now),
+        deps.users.credentials(&user.email)
+    );
+    if let LoginAttempt::Refused { retry_after_secs } = attempt? {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
+    let credentials = credentials?;
     let confirmed = credentials.is_some_and(|c| {
         c.user_id == user.id && password::verify(&body.password, &c.password_hash)
     });
     if !confirmed {
-        deps.users.record_failure(&user.email, now).await?;
         return Err(ApiError::validation(
             "password",
             "does not match this account's password",

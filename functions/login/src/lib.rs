@@ -15,7 +15,7 @@ use quiet_core::{
     clock,
     http::{json, json_body, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{Session, SessionStore, UserStore},
+    store::{LoginAttempt, Session, SessionStore, UserStore},
     ApiError,
 };
 use serde::Deserialize;
@@ -52,10 +52,17 @@ pub async fn handler<U: UserStore, S: SessionStore>(
 ) -> Result<Response<Body>, ApiError> {
     let body: Login = json_body(&req)?;
     let now = clock::now();
-    let (credentials, failures) = deps.users.login_state(&body.email).await?;
-    if let Some(retry_after_secs) = failures.and_then(|f| f.retry_after(now)) {
+    // The attempt is taken before the password is checked, so concurrent
+    // guesses cannot all pass one read of the count; both reads go out at
+    // once.
+    let (attempt, credentials) = tokio::join!(
+        deps.users.reserve_attempt(&body.email, now),
+        deps.users.credentials(&body.email)
+    );
+    if let LoginAttempt::Refused { retry_after_secs } = attempt? {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
+    let credentials = credentials?;
 
     let verified = match &credentials {
         Some(credentials) => password::verify(&body.password, &credentials.password_hash),
@@ -64,16 +71,14 @@ pub async fn handler<U: UserStore, S: SessionStore>(
             false
         }
     };
+    // A wrong password keeps its attempt: that is the failure counted.
     let Some(credentials) = credentials.filter(|_| verified) else {
-        deps.users.record_failure(&body.email, now).await?;
         return Err(ApiError::Unauthorized);
     };
     // Fetched since init, overlapping the read and the hashing above; got
     // before anything is written, so a missing key leaves nothing behind.
     let signer = deps.signer.get().await.map_err(ApiError::Unavailable)?;
-    if failures.is_some() {
-        deps.users.clear_failures(&body.email).await?;
-    }
+    deps.users.clear_failures(&body.email).await?;
 
     let session = Session {
         user_id: credentials.user_id,

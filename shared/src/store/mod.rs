@@ -41,7 +41,7 @@ pub use search::{DynamoSearchLog, LogEntry, SearchDoc, SearchLog};
 pub use sessions::{DynamoSessions, Rotation, Session, SessionInfo, SessionStore, TokenHash};
 pub use shards::Rebalanced;
 pub use taxes::{DynamoPricing, DynamoTaxes, PricingInputs, PricingStore, TaxRates, TaxStore};
-pub use users::{DynamoUsers, User, UserStore};
+pub use users::{DynamoUsers, LoginAttempt, User, UserStore};
 pub use webhooks::{DynamoWebhooks, WebhookStore};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

@@ -3,7 +3,8 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::{
-    types::{Put, ReturnValue, TransactWriteItem},
+    operation::update_item::UpdateItemError,
+    types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem},
     Client,
 };
 use serde::Serialize;
@@ -34,6 +35,15 @@ pub struct Credentials {
     pub user_id: UserId,
     pub role: Role,
     pub password_hash: String,
+}
+
+/// Whether an attempt at an email's password may be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// Counted as a failure until a right password clears it.
+    Reserved,
+    /// [`MAX_FAILURES`] attempts were made in this window.
+    Refused { retry_after_secs: u64 },
 }
 
 /// Failed logins for one email in the current window.
@@ -67,18 +77,22 @@ pub trait UserStore: Send + Sync {
 
     fn get(&self, id: &UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
-    /// The credentials and recent failures for an email, in one read.
-    fn login_state(
+    /// What login needs from the email guard; `None` for an unknown email.
+    fn credentials(
         &self,
         email: &Email,
-    ) -> impl Future<Output = Result<(Option<Credentials>, Option<Failures>), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Credentials>, StoreError>> + Send;
 
-    /// Counts a failed login; returns the failures of the current window.
-    fn record_failure(
+    /// Takes one of the email's attempts at its password, before the
+    /// password is checked: a wrong one keeps it (it is the failure), a
+    /// right one gives them all back with [`UserStore::clear_failures`].
+    /// Concurrent guesses each need their own, so no more than
+    /// [`MAX_FAILURES`] are ever checked in a window.
+    fn reserve_attempt(
         &self,
         email: &Email,
         now: u64,
-    ) -> impl Future<Output = Result<Failures, StoreError>> + Send;
+    ) -> impl Future<Output = Result<LoginAttempt, StoreError>> + Send;
 
     fn clear_failures(&self, email: &Email) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -173,22 +187,16 @@ impl UserStore for DynamoUsers {
         out.item.as_ref().map(user_from_item).transpose()
     }
 
-    async fn login_state(
-        &self,
-        email: &Email,
-    ) -> Result<(Option<Credentials>, Option<Failures>), StoreError> {
-        let guard_key = keys::account::email(email);
-        let failures_key = keys::account::login_failures(email);
-        let items = super::batch_get(
-            &self.client,
-            &self.table,
-            vec![guard_key.clone(), failures_key.clone()],
-        )
-        .await?;
-        let same_key = |item: &Item, key: &Item| super::has_key(item, key);
-        let credentials = items
-            .iter()
-            .find(|item| same_key(item, &guard_key))
+    async fn credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::account::email(email)))
+            .send()
+            .await?;
+        out.item
+            .as_ref()
             .map(|item| -> Result<Credentials, StoreError> {
                 Ok(Credentials {
                     user_id: get_parsed(item, "user_id")?,
@@ -196,63 +204,80 @@ impl UserStore for DynamoUsers {
                     password_hash: get_s(item, "password_hash")?.to_string(),
                 })
             })
-            .transpose()?;
-        let failures = items
-            .iter()
-            .find(|item| same_key(item, &failures_key))
-            .map(failures_from_item)
-            .transpose()?;
-        Ok((credentials, failures))
+            .transpose()
     }
 
-    async fn record_failure(&self, email: &Email, now: u64) -> Result<Failures, StoreError> {
+    async fn reserve_attempt(&self, email: &Email, now: u64) -> Result<LoginAttempt, StoreError> {
         let key = keys::account::login_failures(email);
         let cutoff = now.saturating_sub(FAILURE_WINDOW_SECS);
-        // Count within the current window atomically...
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.clone()))
-            .update_expression(
-                "SET failures = if_not_exists(failures, :zero) + :one, \
-                 window_start = if_not_exists(window_start, :now), \
-                 #ttl = if_not_exists(#ttl, :expires)",
-            )
-            .condition_expression("attribute_not_exists(#pk) OR window_start > :cutoff")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#ttl", keys::EXPIRES_AT)
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":cutoff", n(cutoff))
-            .expression_attribute_values(":expires", n(now + FAILURE_WINDOW_SECS))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match counted {
-            Ok(out) => failures_from_item(&out.attributes.unwrap_or_default()),
-            // ...or, when that window has passed, start a new one.
-            Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => {
-                let mut item = key;
-                item.extend([
-                    ("failures".into(), n(1)),
-                    ("window_start".into(), n(now)),
-                    (keys::EXPIRES_AT.into(), n(now + FAILURE_WINDOW_SECS)),
-                ]);
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .send()
-                    .await?;
-                Ok(Failures {
-                    count: 1,
-                    window_start: now,
-                })
+        // Twice at most: a window that ended is replaced by a new one, and
+        // if a concurrent attempt replaced it first, this one counts in it.
+        for _ in 0..2 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(
+                    "SET failures = if_not_exists(failures, :zero) + :one, \
+                     window_start = if_not_exists(window_start, :now), \
+                     #ttl = if_not_exists(#ttl, :expires)",
+                )
+                .condition_expression(
+                    "attribute_not_exists(#pk) OR (window_start > :cutoff AND failures < :max)",
+                )
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_names("#ttl", keys::EXPIRES_AT)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":cutoff", n(cutoff))
+                .expression_attribute_values(":max", n(MAX_FAILURES))
+                .expression_attribute_values(":expires", n(now + FAILURE_WINDOW_SECS))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let current = match counted {
+                Ok(_) => return Ok(LoginAttempt::Reserved),
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        failures_from_item(&failed.item.clone().unwrap_or_default())?
+                    }
+                    _ => return Err(err.into()),
+                },
+            };
+            if let Some(retry_after_secs) = current.retry_after(now) {
+                return Ok(LoginAttempt::Refused { retry_after_secs });
             }
-            Err(err) => Err(err.into()),
+            // That window has passed: start a new one, unless another
+            // attempt just did (then count in theirs, above).
+            let mut item = key.clone();
+            item.extend([
+                ("failures".into(), n(1)),
+                ("window_start".into(), n(now)),
+                (keys::EXPIRES_AT.into(), n(now + FAILURE_WINDOW_SECS)),
+            ]);
+            let started = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("window_start <= :cutoff")
+                .expression_attribute_values(":cutoff", n(cutoff))
+                .send()
+                .await;
+            match started {
+                Ok(_) => return Ok(LoginAttempt::Reserved),
+                Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => {}
+                Err(err) => return Err(err.into()),
+            }
         }
+        // Windows replaced under us twice in one request: refuse this one.
+        Ok(LoginAttempt::Refused {
+            retry_after_secs: 1,
+        })
     }
 
     async fn clear_failures(&self, email: &Email) -> Result<(), StoreError> {
