@@ -24,11 +24,11 @@ use std::future::Future;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
-    types::{Delete, Put, TransactWriteItem},
+    types::{Put, TransactWriteItem, Update},
     Client,
 };
 
-use super::attr::n;
+use super::attr::{n, s};
 use super::idempotency::{self, Completion, DynamoIdempotency, IdempotencyStore, Scope};
 use super::orders::{encode_order, Order};
 use super::outbox::{self, Relay};
@@ -189,15 +189,22 @@ impl CheckoutStore for DynamoCheckout {
                 .build(),
         )?;
         actions.push(TransactWriteItem::builder().put(place).build());
+        // Emptied, not deleted: the next version follows this one, so a
+        // stale checkout that read this version can never match a cart the
+        // shopper fills again afterwards (deleted, it would restart at 1).
         let clear_cart = built(
-            Delete::builder()
+            Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::cart::cart(user)))
+                .update_expression("SET #lines = :empty, version = :next REMOVE promotion")
                 .condition_expression("version = :version")
+                .expression_attribute_names("#lines", "lines")
+                .expression_attribute_values(":empty", s("[]"))
                 .expression_attribute_values(":version", n(cart_version))
+                .expression_attribute_values(":next", n(cart_version + 1))
                 .build(),
         )?;
-        actions.push(TransactWriteItem::builder().delete(clear_cart).build());
+        actions.push(TransactWriteItem::builder().update(clear_cart).build());
         actions.push(idempotency::complete_action(&self.table, completion)?);
         let placed = Event::new(Change::OrderPlaced(OrderRef {
             order_id: order.order_id.clone(),
