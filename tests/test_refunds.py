@@ -276,6 +276,33 @@ def test_a_failed_refund_gives_the_money_back_to_refund(stack, admin_token, prov
     assert whole.json()["refund"]["amount"]["amount"] == 3000
 
 
+def test_a_failed_refund_that_restocked_leaves_the_order_unshippable(stack, admin_token, provider):
+    """The units a refund put back on sale stay there when it fails (they
+    may be sold already), so the unshipped order does not go back to
+    `paid`, where staff could ship units it no longer holds (issue 37,
+    defect 2)."""
+    token, order, sku = paid_order(stack, admin_token)
+    before = stock_of(stack, sku)
+    made = refund(stack, admin_token, order["order_id"], {
+        "lines": [{"sku": sku, "quantity": 1}], "restock": True, "reason": "damaged"})
+    assert made.status_code == 201, made.text
+    assert stock_of(stack, sku) == before + 1
+    failed = webhook(stack, refund_event(order, made.json()["refund"], type="refund.failed"))
+    assert failed.json()["outcome"] == "refund_failed"
+    now = order_of(stack, token, order["order_id"])
+    assert now["refunded"]["amount"] == 0
+    assert now["status"] == "partially_refunded", now["status"]
+    assert stock_of(stack, sku) == before + 1, "the restock stands"
+    ship = stack.post(f"/v1/admin/orders/{order['order_id']}/ship", None, token=admin_token,
+                      headers={"idempotency-key": str(uuid.uuid4())})
+    assert ship.status_code == 409, ship.text
+    # Staff refund it again; the restock is not made twice.
+    again = refund(stack, admin_token, order["order_id"], {
+        "lines": [{"sku": sku, "quantity": 1}], "restock": False, "reason": "damaged"})
+    assert again.status_code == 201, again.text
+    assert stock_of(stack, sku) == before + 1
+
+
 def test_money_for_a_cancelled_order_is_refunded_through_the_same_path(stack, admin_token, provider):
     token = stack.new_customer()["tokens"]["access_token"]
     sku = make_product(stack, admin_token, stock=5)

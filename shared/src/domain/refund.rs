@@ -231,6 +231,30 @@ impl Plan {
     }
 }
 
+/// The order's status once a refund failed and its money is the shop's
+/// again: `refunded` is what the other refunds still take back, `before`
+/// the status the first refund found.
+///
+/// A refund's restock stands when it fails (the units are on sale again,
+/// and may be sold already), so an unshipped order any refund restocked
+/// never goes back to `paid`, from where it could be shipped with units it
+/// no longer holds: it stays `partially_refunded` until staff refund it
+/// again (without restock: that stands). Taking the units back instead
+/// would fail exactly when they were sold meanwhile.
+pub fn status_after_failure(
+    before: super::OrderStatus,
+    refunded: u64,
+    refunds: &[Refund],
+) -> super::OrderStatus {
+    use super::OrderStatus;
+    let restocked = refunds.iter().any(|r| !r.restocked.is_empty());
+    match before {
+        OrderStatus::Paid if restocked => OrderStatus::PartiallyRefunded,
+        before if refunded == 0 => before,
+        _ => OrderStatus::PartiallyRefunded,
+    }
+}
+
 /// Why a refund cannot be made; each is a 409 or 422 a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -430,6 +454,43 @@ pub fn plan(order: Refundable<'_>, request: &RefundRequest) -> Result<Plan, Refu
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_failed_refund_that_restocked_never_makes_an_order_shippable_again() {
+        use crate::domain::OrderStatus::{Paid, PartiallyRefunded, Shipped};
+        let refund = |restocked: &[&str]| Refund {
+            refund_id: RefundId::generate(),
+            amount: Total {
+                amount: 100,
+                currency: Currency::Usd,
+            },
+            lines: Vec::new(),
+            restocked: restocked
+                .iter()
+                .map(|sku| RefundLine {
+                    sku: Sku::try_from(sku.to_string()).expect("sku"),
+                    quantity: Quantity::try_from(1).expect("quantity"),
+                })
+                .collect(),
+            reason: Reason::try_from("x".to_string()).expect("reason"),
+            status: RefundStatus::Failed,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        assert_eq!(status_after_failure(Paid, 0, &[refund(&[])]), Paid);
+        assert_eq!(
+            status_after_failure(Paid, 0, &[refund(&["TEA-001"])]),
+            PartiallyRefunded
+        );
+        assert_eq!(
+            status_after_failure(Shipped, 0, &[refund(&["TEA-001"])]),
+            Shipped
+        );
+        assert_eq!(
+            status_after_failure(Shipped, 50, &[refund(&[])]),
+            PartiallyRefunded
+        );
+    }
 
     fn line(sku: &str, quantity: u32, unit: u64, discount: u64, tax: u64) -> Line {
         let usd = |amount| Total {

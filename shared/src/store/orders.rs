@@ -613,11 +613,11 @@ impl OrderStore for DynamoOrders {
                 .refunded
                 .checked_sub(refunds[position].amount)
                 .ok_or_else(|| StoreError::Corrupt("refunded below zero".into()))?;
-            let next = if refunded.amount == 0 {
-                order.status_before_refund.unwrap_or(order.status)
-            } else {
-                OrderStatus::PartiallyRefunded
-            };
+            let next = crate::domain::refund::status_after_failure(
+                order.status_before_refund.unwrap_or(order.status),
+                refunded.amount,
+                &refunds,
+            );
             (refunded, next)
         };
         let label = if succeeded {
@@ -822,9 +822,11 @@ impl DynamoOrders {
     }
 
     /// The order's refund state replaced, conditional on the refund
-    /// version and status it was read with, so concurrent refund changes
-    /// serialise: the loser re-reads and re-plans. Also pins the capture,
-    /// which older orders did not store.
+    /// version, status and capture it was read with, so concurrent refund
+    /// changes serialise and a payment captured meanwhile (a duplicate
+    /// joins the capture) makes the writer re-read and re-plan: the capture
+    /// is never written from a read, except to pin it on older orders,
+    /// which did not store it (and then only where it is still absent).
     fn refund_update(
         &self,
         order: &Order,
@@ -843,11 +845,15 @@ impl DynamoOrders {
             .set_key(Some(keys::order::key(&order.order_id)))
             .update_expression(
                 "SET refunds = :refunds, refunded_amount = :refunded, \
-                 captured_amount = :captured, refund_version = :next_version, \
+                 captured_amount = if_not_exists(captured_amount, :captured), \
+                 refund_version = :next_version, \
                  #status = :next, #status_pk = :partition, updated_at = :now, \
                  status_before_refund = if_not_exists(status_before_refund, :current)",
             )
-            .condition_expression(format!("#status = :current AND {version}"))
+            .condition_expression(format!(
+                "#status = :current AND {version} \
+                 AND (captured_amount = :captured OR attribute_not_exists(captured_amount))"
+            ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#status_pk", keys::GSI2.pk)
             .expression_attribute_values(":refunds", s(to_json(&refunds)?))
