@@ -88,6 +88,18 @@ def test_a_region_with_its_own_rate_is_taxed_at_it(stack, admin_token, customer)
     elsewhere = stack.get("/v1/cart", headers=auth(token), params={"country": "ZX", "region": "TX"}).json()
     assert elsewhere["tax"]["amount"] == 0
     assert stack.get("/v1/cart", headers=auth(token), params={"region": "ca"}).status_code == 422
+    # A country that taxes by region cannot tax an address without one: a
+    # shopper who leaves the region out is told so, and nothing changes
+    # (issue 37, defect 10).
+    before = stock_of(stack, sku)
+    no_region = checkout(stack.base, token, str(uuid.uuid4()), address=ADDRESS | {"country": "ZX"})
+    assert no_region.status_code == 422, no_region.text
+    assert no_region.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in no_region.json()["errors"]] == ["shipping_address.region"]
+    assert stock_of(stack, sku) == before
+    assert cart(stack, token)["items"][0]["sku"] == sku
+    estimate = stack.get("/v1/cart", headers=auth(token), params={"country": "ZX"})
+    assert estimate.status_code == 422 and estimate.json()["errors"][0]["field"] == "region"
     placed = checkout(stack.base, token, str(uuid.uuid4()), address=dict(ADDRESS, country="ZX", region="CA"))
     assert placed.status_code == 201, placed.text
     assert placed.json()["tax"]["amount"] == 200

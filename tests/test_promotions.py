@@ -302,3 +302,35 @@ def test_checkout_refuses_a_code_deleted_after_it_was_applied(stack, admin_token
     assert stock_of(stack, sku) == 5
     assert stack.request("DELETE", "/v1/cart/promotion", headers=auth(token)).status_code == 200
     assert checkout(stack.base, token, key, address=ADDRESS).status_code == 201
+
+
+def test_checkout_refuses_a_code_edited_after_it_was_applied(stack, admin_token, customer):
+    """The cart showed 10% off; staff then made it 50%. Checkout does not
+    charge a price the shopper was not shown: 409, nothing written, and
+    the code applied again shows the new discount (issue 37, defect 8)."""
+    token = customer["tokens"]["access_token"]
+    sku = make_product(stack, admin_token, stock=5, amount=1000)
+    created = create(stack, admin_token)
+    code = created["code"]
+    assert put_line(stack.base, token, sku, 1).status_code == 200
+    assert apply(stack, token, code).status_code == 200
+    shown = cart(stack, token)
+    assert shown["discount"]["amount"] == 100
+    etag = promotion(stack, admin_token, code).headers["etag"]
+    edited = stack.request("PATCH", f"/v1/admin/promotions/{code}",
+                           json={"discount": {"kind": "percent", "percent": 50}},
+                           headers={**auth(admin_token), "if-match": etag})
+    assert edited.status_code == 200, edited.text
+    key = str(uuid.uuid4())
+    refused = checkout(stack.base, token, key)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "/problems/promotion-unavailable"
+    assert refused.json()["promotion_code"] == code
+    assert stock_of(stack, sku) == 5
+    assert promotion(stack, admin_token, code).json()["redemptions"] == 0
+    assert my_orders(stack, token) == []
+    assert apply(stack, token, code).status_code == 200
+    assert cart(stack, token)["discount"]["amount"] == 500
+    placed = checkout(stack.base, token, key)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["discount"]["amount"] == 500

@@ -170,6 +170,11 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
             if promotion.exhausted() {
                 return Err(unavailable(Refusal::Exhausted));
             }
+            // Priced only by the rules the cart showed: an edit since then
+            // would charge a price the shopper never saw.
+            if promotion.rules != *applied {
+                return Err(unavailable(Refusal::Changed));
+            }
             let now = clock::now_secs();
             promotion
                 .rules
@@ -184,7 +189,9 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
     let tax = AppliedTax {
         country: shipping_address.country.clone(),
         region: shipping_address.region.clone(),
-        rate_bps: rates.rate_for(shipping_address.region.as_ref()),
+        rate_bps: rates
+            .rate_for(shipping_address.region.as_ref())
+            .map_err(|e| ApiError::validation("shipping_address.region", e.to_string()))?,
         prices_include_tax: deps.prices_include_tax,
     };
     let overflow = || StoreError::Corrupt("order total overflowed".into());

@@ -57,7 +57,9 @@ pub async fn handler<C: CartStore, L: PricingStore>(
                 .as_ref()
                 .ok_or_else(|| ApiError::validation("country", "we do not ship there"))?;
             Some(AppliedTax {
-                rate_bps: rates.rate_for(region.as_ref()),
+                rate_bps: rates
+                    .rate_for(region.as_ref())
+                    .map_err(|e| ApiError::validation("region", e.to_string()))?,
                 country,
                 region,
                 prices_include_tax: deps.prices_include_tax,

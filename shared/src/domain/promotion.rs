@@ -257,6 +257,11 @@ pub enum Refusal {
     RanOut,
     #[error("you have already used this code")]
     AlreadyUsed,
+    /// Staff edited the code after it went on the cart.
+    #[error(
+        "this code changed after it was added to your cart; add it again to see its new terms"
+    )]
+    Changed,
     #[error("this code does not apply to anything in your cart")]
     OutOfScope,
     #[error("this code needs a subtotal of at least {0} (minor units) on the items it applies to")]

@@ -95,14 +95,23 @@ pub struct CountryRates {
 impl CountryRates {
     pub const MAX_REGIONS: usize = 100;
 
-    /// The rate for an address in `region` of this country.
-    pub fn rate_for(&self, region: Option<&Region>) -> Bps {
-        region
-            .and_then(|r| self.regions.get(r))
-            .copied()
-            .unwrap_or(self.rate_bps)
+    /// The rate for an address in `region` of this country: the region's
+    /// own where the table lists it, else the country's. A country with
+    /// regional rates cannot tax an address that names no region (left
+    /// out, a Californian would pay no sales tax).
+    pub fn rate_for(&self, region: Option<&Region>) -> Result<Bps, RegionRequired> {
+        match region {
+            Some(region) => Ok(self.regions.get(region).copied().unwrap_or(self.rate_bps)),
+            None if self.regions.is_empty() => Ok(self.rate_bps),
+            None => Err(RegionRequired),
+        }
     }
 }
+
+/// The destination's country taxes by region, and the address gave none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this country taxes by region: give the address's region (ISO 3166-2, like CA)")]
+pub struct RegionRequired;
 
 /// The tax an order or cart was priced with, stored on the order so a later
 /// rate change never rewrites it.
@@ -193,9 +202,16 @@ mod tests {
                 .expect("valid");
         let ca = Region::try_from("CA".to_string()).expect("region");
         let tx = Region::try_from("TX".to_string()).expect("region");
-        assert_eq!(rates.rate_for(Some(&ca)).get(), 725);
-        assert_eq!(rates.rate_for(Some(&tx)).get(), 0);
-        assert_eq!(rates.rate_for(None).get(), 0);
+        assert_eq!(rates.rate_for(Some(&ca)), Ok(bps(725)));
+        assert_eq!(
+            rates.rate_for(Some(&tx)),
+            Ok(bps(0)),
+            "unlisted: the country's"
+        );
+        assert_eq!(rates.rate_for(None), Err(RegionRequired));
+        let flat: CountryRates = serde_json::from_value(json!({"rate_bps": 2000})).expect("valid");
+        assert_eq!(flat.rate_for(None), Ok(bps(2000)));
+        assert_eq!(flat.rate_for(Some(&ca)), Ok(bps(2000)));
         for bad in [
             json!({"rate_bps": 100, "regions": {"ca": 1}}),
             json!({"rate_bps": 100, "regions": {"CA": 10001}}),
