@@ -18,11 +18,11 @@ use quiet_core::{
     deps::WebhookAdmin,
     events::EndpointId,
     http::{json, json_body},
-    idempotent,
+    idempotent::{self, Begin, Ticket},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{
         webhooks::{CreatedEndpoint, Endpoint},
-        Scope, WebhookStore,
+        Scope, StoreError, WebhookStore,
     },
     webhooks::{EventTypes, Secret},
     ApiError,
@@ -85,27 +85,51 @@ pub async fn handler<W: WebhookStore>(
         created_at: now_rfc3339(),
         secret: Secret::generate(),
     };
-    idempotent::once(
+    let ticket = match idempotent::begin(
         &deps.idempotency,
         &req,
         Scope::user(&admin.id),
         "webhook-endpoints",
-        &[],
-        create(deps, endpoint),
+        &idempotent::fingerprint(&req, &[]),
     )
-    .await
+    .await?
+    {
+        Begin::Run(ticket) => ticket,
+        Begin::Replay(response) => return Ok(response),
+    };
+    // The endpoint and its key's record are one write (a new endpoint has
+    // a new id and secret, so nothing else would make it happen once); an
+    // error wrote nothing and gives the key back.
+    let result = create(deps, endpoint, ticket.as_ref()).await;
+    idempotent::release_on_error(&deps.idempotency, ticket.as_ref(), result).await
 }
 
 async fn create<W: WebhookStore>(
     deps: &WebhookAdmin<W>,
     endpoint: Endpoint,
+    ticket: Option<&Ticket>,
 ) -> Result<Response<Body>, ApiError> {
-    deps.webhooks.create_endpoint(&endpoint).await?;
+    let response = created(&endpoint);
+    let stored = idempotent::stored(&response);
+    match deps
+        .webhooks
+        .create_endpoint(&endpoint, ticket.map(|t| t.completion(&stored)).as_ref())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => return Err(idempotent::in_progress()),
+        Err(err) => return Err(err.into()),
+    }
     tracing::info!(endpoint_id = %endpoint.id, url = endpoint.url, "webhook endpoint created");
+    Ok(response)
+}
+
+/// The 201 for `endpoint`: the secret is shown this once (and to a replay).
+fn created(endpoint: &Endpoint) -> Response<Body> {
     let location = format!("/v1/admin/webhook-endpoints/{}", endpoint.id);
     let created = CreatedEndpoint {
         secret: endpoint.secret.as_str().to_string(),
-        endpoint,
+        endpoint: endpoint.clone(),
     };
     let mut response = json(StatusCode::CREATED, &created);
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -114,5 +138,5 @@ async fn create<W: WebhookStore>(
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }

@@ -11,14 +11,14 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::{
-    types::{ReturnValue, TransactWriteItem, Update},
+    types::{Put, ReturnValue, TransactWriteItem, Update},
     Client,
 };
 use serde::Serialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::outbox::{self, Relay};
-use super::StoreError;
+use super::{Completion, StoreError};
 use crate::domain::PageLimit;
 use crate::events::{Change, EndpointId, Event, EventId};
 use crate::keys::{self, Item};
@@ -121,9 +121,14 @@ pub struct DeliveryPage {
 }
 
 pub trait WebhookStore: Send + Sync {
+    /// Writes `endpoint` and, when the request had an `Idempotency-Key`,
+    /// completes its record in the same transaction: no crash can leave an
+    /// endpoint whose key a retry would run again (a second endpoint with
+    /// a second secret). `ConditionFailed` when the claim was taken over.
     fn create_endpoint(
         &self,
         endpoint: &Endpoint,
+        completion: Option<&Completion<'_>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every endpoint, oldest first is not promised.
@@ -257,20 +262,30 @@ fn decode_delivery(item: &Item) -> Result<Delivery, StoreError> {
 }
 
 impl WebhookStore for DynamoWebhooks {
-    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(endpoint_item(endpoint)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .send()
-            .await;
-        if super::unless_condition_failed(result)? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists)
+    async fn create_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        completion: Option<&Completion<'_>>,
+    ) -> Result<(), StoreError> {
+        let put = super::built(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(endpoint_item(endpoint)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .build(),
+        )?;
+        let mut actions = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(completion) = completion {
+            actions.push(super::idempotency::complete_action(
+                &self.table,
+                completion,
+            )?);
+        }
+        match super::transact(&self.client, actions).await? {
+            Ok(()) => Ok(()),
+            Err(codes) if super::condition_failed(&codes, 1) => Err(StoreError::ConditionFailed),
+            Err(_) => Err(StoreError::AlreadyExists),
         }
     }
 
