@@ -213,3 +213,31 @@ def test_reports_are_for_staff_only(stack, customer, admin_token):
     missing = stack.get(f"/v1/admin/reports/rpt_{uuid.uuid4().hex}", headers=auth(admin_token))
     assert missing.status_code == 404
     assert stack.get("/v1/admin/reports/nonsense", headers=auth(admin_token)).status_code == 404
+
+
+def test_a_message_no_worker_can_read_goes_to_the_dlq_at_once(stack):
+    """A permanent failure is parked on its first delivery instead of being
+    tried five times (issue 37, defect 11): with the local visibility
+    timeout of 5 s, five deliveries take at least 20 s. It is not lost."""
+    client = sqs(stack)
+    body = f"not an event {uuid.uuid4()}"
+    started = time.monotonic()
+    client.send_message(QueueUrl=queue_url(stack, "ReportsQueue"), MessageBody=body)
+    dlq = queue_url(stack, "ReportsDeadLetterQueue")
+
+    def parked():
+        for message in client.receive_message(
+            QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+            VisibilityTimeout=0,
+        ).get("Messages", []):
+            if message["Body"] == body:
+                return message
+        return None
+
+    message = wait_for(parked, timeout=15)
+    assert message is not None, "the message never reached the DLQ"
+    assert time.monotonic() - started < 15
+    reason = message["MessageAttributes"]["parked_reason"]["StringValue"]
+    assert reason.startswith("malformed message"), reason
+    client.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+    assert wait_for(lambda: queue_drained(stack, "ReportsQueue"), timeout=10)

@@ -12,7 +12,7 @@ use quiet_core::{
         DynamoNotifications, DynamoOrders, DynamoOutbox, NotificationStore, Order, OrderStore,
         OutboxStore,
     },
-    worker::{process_batch, Delivery, WorkerError},
+    worker::{process_batch, DeadLetterQueue, DeadLetters, Delivery, WorkerError},
 };
 
 fn deps() -> Deps<DynamoOrders, DynamoNotifications, DynamoOutbox> {
@@ -68,8 +68,11 @@ async fn inbox(order: &Order) -> Vec<String> {
         .collect()
 }
 
+/// A message that can never be applied goes to the DLQ on its first
+/// delivery (issue 37, defect 11); the rest of its batch is applied, and
+/// nothing is reported failed.
 #[tokio::test]
-async fn a_batch_reports_exactly_its_malformed_messages() {
+async fn a_batch_parks_exactly_its_malformed_messages_at_once() {
     // Given 8 payment events for real orders and 2 messages that are not events.
     let orders = new_orders(5).await;
     let mut records = Vec::new();
@@ -81,22 +84,22 @@ async fn a_batch_reports_exactly_its_malformed_messages() {
             records.push(message(&format!("ok-{i}-b"), &body));
         }
     }
+    let bad_type = r#"{"event_id":"evt_00000000000000000000000000000000","occurred_ms":1,"type":"order.teleported"}"#;
     records.insert(2, message("bad-json", "{not json"));
-    records.insert(7, message("bad-type", r#"{"event_id":"evt_00000000000000000000000000000000","occurred_ms":1,"type":"order.teleported"}"#));
+    records.insert(7, message("bad-type", bad_type));
     assert_eq!(records.len(), 10);
 
+    let (_, dlq) = testkit::queue_with_dlq(1).await;
     let deps = deps();
     let handler = |event, delivery| handle(&deps, event, delivery);
-    let response = process_batch(batch(records), &handler)
+    let response = process_batch(batch(records), &handler, &dead_letters(&dlq))
         .await
         .expect("batch processed");
 
-    let failed: HashSet<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    assert_eq!(failed, HashSet::from(["bad-json", "bad-type"]));
+    assert!(response.batch_item_failures.is_empty(), "nothing to retry");
+    let mut parked = bodies(&dlq).await;
+    parked.sort();
+    assert_eq!(parked, [bad_type, "{not json"]);
     for order in &orders {
         assert_eq!(
             inbox(order).await,
@@ -107,10 +110,40 @@ async fn a_batch_reports_exactly_its_malformed_messages() {
     }
 }
 
+/// Where parking fails, the message is reported failed: SQS keeps it.
+#[tokio::test]
+async fn a_message_that_cannot_be_parked_is_retried() {
+    struct Unreachable;
+    impl DeadLetters for Unreachable {
+        async fn park(&self, _: &SqsMessage, _: &str) -> Result<(), String> {
+            Err("SQS is down".into())
+        }
+    }
+    let deps = deps();
+    let handler = |event, delivery| handle(&deps, event, delivery);
+    let response = process_batch(
+        batch(vec![message("bad-json", "{not json")]),
+        &handler,
+        &Unreachable,
+    )
+    .await
+    .expect("batch processed");
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["bad-json"]);
+}
+
+fn dead_letters(url: &str) -> DeadLetterQueue {
+    DeadLetterQueue::new(testkit::sqs(), url)
+}
+
 /// A local event source mapping over a real queue: receive up to 10,
 /// process, delete what succeeded; failures come back once their
 /// visibility timeout passes, until SQS moves them to the DLQ.
-async fn drain<H, Fut>(queue: &str, handler: &H) -> HashMap<String, u32>
+async fn drain<H, Fut>(queue: &str, dlq: &str, handler: &H) -> HashMap<String, u32>
 where
     H: Fn(Event, Delivery) -> Fut,
     Fut: std::future::Future<Output = Result<(), WorkerError>>,
@@ -155,7 +188,9 @@ where
                 record
             })
             .collect();
-        let response = process_batch(batch(records), handler).await.expect("batch");
+        let response = process_batch(batch(records), handler, &dead_letters(dlq))
+            .await
+            .expect("batch");
         let failed: HashSet<_> = response
             .batch_item_failures
             .into_iter()
@@ -215,7 +250,7 @@ async fn a_poison_message_reaches_the_dlq_after_five_receives_and_harms_nothing_
 
     let deps = deps();
     let handler = |event, delivery| handle(&deps, event, delivery);
-    let receives = drain(&queue, &handler).await;
+    let receives = drain(&queue, &dlq, &handler).await;
 
     assert_eq!(receives.get(&poison), Some(&5), "poison delivered 5 times");
     for body in &sent[1..] {
