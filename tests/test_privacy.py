@@ -176,3 +176,40 @@ def test_erasure_needs_the_account_and_its_password(stack, customer):
     unknown = stack.get("/v1/erasures/era_" + "0" * 32)
     assert unknown.status_code == 404
     assert stack.get("/v1/erasures/not-an-id").status_code == 404
+
+
+def test_erasure_scrubs_the_address_from_staff_answers_kept_for_replays(stack, admin_token):
+    """Staff ship an order under an Idempotency-Key: the answer kept for a
+    replay (24 hours, in the staff member's partition) holds the order and
+    its address. A completed erasure leaves none of it (issue 37, defect 7),
+    and a replay of that key still answers, without the address."""
+    tag = uuid.uuid4().hex[:12]
+    email = f"erase-staff-{tag}@example.com"
+    password = "correct horse battery staple"
+    assert stack.post("/v1/auth/register", {"email": email, "password": password,
+                                            "name": "Someone"}).status_code == 201
+    token = stack.login(email, password)["access_token"]
+    address = dict(ADDRESS, name=f"Ada {tag}", line1=f"{tag} Replay Road", postal_code=f"R{tag[:6]}")
+    sku = make_product(stack, admin_token, stock=5)
+    assert put_line(stack.base, token, sku, 1).status_code == 200
+    placed = checkout(stack.base, token, f"erase-staff-{tag}", address=address)
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert webhook(stack, payment(order)).status_code == 200
+    key = {"idempotency-key": f"ship-{tag}"}
+    ship = f"/v1/admin/orders/{order['order_id']}/ship"
+    shipped = stack.post(ship, token=admin_token, headers=dict(key))
+    assert shipped.status_code == 200, shipped.text
+    assert shipped.json()["shipping_address"]["line1"] == address["line1"]
+
+    erased = stack.request("DELETE", "/v1/me", json={"password": password}, headers=auth(token))
+    assert erased.status_code == 202, erased.text
+    location = erased.headers["location"]
+    assert wait_for(lambda: stack.get(location).json()["status"] == "completed", seconds=90)
+
+    holding = [item for item in table_items(stack) if tag in json.dumps(item)]
+    assert holding == [], holding
+    replay = stack.post(ship, token=admin_token, headers=dict(key))
+    assert replay.status_code == 200 and replay.headers.get("idempotent-replayed") == "true"
+    assert replay.json()["order_id"] == order["order_id"]
+    assert replay.json()["shipping_address"]["line1"] == "erased"

@@ -22,7 +22,7 @@ use lambda_http::{
     Body, Request, Response,
 };
 
-use crate::auth::sha256_hex;
+use crate::auth::{sha256_hex, UserId};
 use crate::http::{stored_json, IDEMPOTENCY_KEY};
 use crate::store::{Claim, Completion, IdempotencyStore, Scope, StoredResponse};
 use crate::ApiError;
@@ -46,6 +46,20 @@ impl Ticket {
             key_hash: &self.key_hash,
             lease: &self.lease,
             response,
+            about: None,
+        }
+    }
+
+    /// [`Ticket::completion`] for a response about `customer`'s order, made
+    /// by staff: their erasure scrubs it too.
+    pub fn completion_about<'a>(
+        &'a self,
+        response: &'a StoredResponse,
+        customer: &'a UserId,
+    ) -> Completion<'a> {
+        Completion {
+            about: Some(customer),
+            ..self.completion(response)
         }
     }
 }
@@ -242,15 +256,30 @@ pub async fn finish<I: IdempotencyStore>(
     ticket: Option<Ticket>,
     result: Result<Response<Body>, ApiError>,
 ) -> Result<Response<Body>, ApiError> {
+    finish_about(store, ticket, result, None).await
+}
+
+/// [`finish`] for a staff request whose answer is about `about`'s order
+/// ([`Ticket::completion_about`]).
+pub async fn finish_about<I: IdempotencyStore>(
+    store: &I,
+    ticket: Option<Ticket>,
+    result: Result<Response<Body>, ApiError>,
+    about: Option<&UserId>,
+) -> Result<Response<Body>, ApiError> {
     let Some(ticket) = ticket else {
         return result;
     };
     match result {
         Ok(mut response) => {
             let stored = stored(&response);
+            let completion = match about {
+                Some(customer) => ticket.completion_about(&stored, customer),
+                None => ticket.completion(&stored),
+            };
             // The effect happened: losing the record costs a replay, not
             // the answer, so a failed store is logged, not returned.
-            match store.complete(&ticket.completion(&stored)).await {
+            match store.complete(&completion).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!("idempotency claim taken over before completion"),
                 Err(err) => tracing::error!(error = %err, "idempotent response not stored"),

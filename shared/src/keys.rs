@@ -12,7 +12,7 @@
 //! | stock shard   | `PRODUCT#<sku>#SHARD#<nn>` | `SHARD` |                       |                                       |
 //! | sharded SKU   | `SHARDED`          | `<sku>`   |                               |                                       |
 //! | cart          | `USER#<id>`        | `CART`    |                               |                                       |
-//! | idempotency   | `USER#<id>`        | `IDEMPOTENCY#<sha256(key)>` |             |                                       |
+//! | idempotency   | `USER#<id>`        | `IDEMPOTENCY#<sha256(key)>` |             | `IDEMPOTENCY_ABOUT#<customer>` / `<scope>#<sk>` (staff answers about a customer's order) |
 //! | order         | `ORDER#<id>`       | `ORDER`   | `ORDERS#<user>` / `<ms>#<id>` | `ORDER_STATUS#<status>` / `<ms>#<id>` |
 //! | user          | `USER#<id>`        | `PROFILE` |                               |                                       |
 //! | email guard   | `EMAIL#<email>`    | `EMAIL`   |                               |                                       |
@@ -525,6 +525,13 @@ pub mod idempotency {
     /// 1..=255 characters make a valid, bounded key.
     pub fn record(scope: &str, key_hash: &str) -> Item {
         single(scope.to_string(), &format!("IDEMPOTENCY#{key_hash}"))
+    }
+
+    /// The GSI2 partition of the records whose stored answer is about a
+    /// customer other than the caller (staff refunding or shipping their
+    /// order): erasure finds them here and scrubs the address.
+    pub fn about_partition(user: &UserId) -> AttributeValue {
+        AttributeValue::S(format!("IDEMPOTENCY_ABOUT#{}", user.as_str()))
     }
 }
 

@@ -33,6 +33,7 @@ async fn releasing_a_completed_claim_keeps_its_response() {
             key_hash: &key_hash,
             lease: &lease,
             response: &response,
+            about: None,
         })
         .await
         .expect("complete");

@@ -100,6 +100,7 @@ async fn refund_from(order: &Order) -> RefundCommit {
                 key_hash: &key_hash,
                 lease: &lease,
                 response: &stored,
+                about: None,
             },
         )
         .await

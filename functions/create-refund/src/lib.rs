@@ -149,7 +149,13 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
         let stored = StoredResponse::json(StatusCode::CREATED.as_u16(), body);
         match deps
             .orders
-            .refund(&order, &refund, &plan, &ticket.completion(&stored))
+            .refund(
+                &order,
+                &refund,
+                &plan,
+                // The answer holds the customer's order (and address).
+                &ticket.completion_about(&stored, &order.user_id),
+            )
             .await?
         {
             RefundCommit::Done => {

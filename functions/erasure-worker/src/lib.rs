@@ -40,6 +40,7 @@ pub async fn handle<E: ErasureStore, X: OutboxStore>(
     }
     let orders = deps.erasures.scrub_orders(user_id).await?;
     let deliveries = deps.erasures.scrub_deliveries(user_id).await?;
+    let answers = deps.erasures.scrub_answers(user_id).await?;
     let sessions = deps.erasures.revoke_sessions(user_id).await?;
     let own = deps
         .erasures
@@ -53,6 +54,7 @@ pub async fn handle<E: ErasureStore, X: OutboxStore>(
         erasure_id = erasure_id.as_str(),
         orders,
         deliveries,
+        answers,
         sessions,
         own,
         signup,

@@ -10,7 +10,7 @@ use quiet_core::{
     clock::now_rfc3339,
     deps::Orders,
     http::{json, no_store, order_id_param},
-    idempotent,
+    idempotent::{self, Begin},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{OrderStore, Scope, StoreError},
     ApiError,
@@ -42,23 +42,29 @@ pub async fn handler<O: OrderStore>(
     let admin = authenticate(&req, &deps.verifier)?;
     admin.require(Role::Admin)?;
     let id = order_id_param(&req)?;
-    let shipped = async {
-        match deps.orders.ship(&id, &now_rfc3339()).await {
-            Ok(order) => Ok(no_store(json(StatusCode::OK, &order))),
-            Err(StoreError::NotFound) => Err(ApiError::order_not_found()),
-            Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
-                "only a paid order can be shipped".into(),
-            )),
-            Err(err) => Err(err.into()),
-        }
-    };
-    idempotent::once(
+    let ticket = match idempotent::begin(
         &deps.idempotency,
         &req,
         Scope::user(&admin.id),
         "ship",
-        &[],
-        shipped,
+        &idempotent::fingerprint(&req, &[]),
     )
-    .await
+    .await?
+    {
+        Begin::Run(ticket) => ticket,
+        Begin::Replay(response) => return Ok(response),
+    };
+    let shipped = match deps.orders.ship(&id, &now_rfc3339()).await {
+        Ok(order) => Ok(order),
+        Err(StoreError::NotFound) => Err(ApiError::order_not_found()),
+        Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
+            "only a paid order can be shipped".into(),
+        )),
+        Err(err) => Err(err.into()),
+    };
+    // The stored answer holds the customer's order (and address): kept
+    // under them, so their erasure scrubs it.
+    let customer = shipped.as_ref().ok().map(|order| order.user_id.clone());
+    let response = shipped.map(|order| no_store(json(StatusCode::OK, &order)));
+    idempotent::finish_about(&deps.idempotency, ticket, response, customer.as_ref()).await
 }

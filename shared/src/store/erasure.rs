@@ -12,8 +12,10 @@
 //! of them safe to repeat: orders keep everything accounting needs but the
 //! name and street address; the user's own partition (cart, notifications,
 //! idempotency records) and the sign-up's idempotency records are deleted;
-//! its login families are marked revoked; webhook bodies about its orders
-//! have the address replaced. Promotion redemption markers stay: they name
+//! its login families are marked revoked; webhook bodies about its orders,
+//! and the answers staff got for keyed refunds and shipments of them (kept
+//! for replays under the staff member's partition, indexed under the
+//! customer), have the address replaced. Promotion redemption markers stay: they name
 //! the user id, which no longer leads to a person.
 
 use std::future::Future;
@@ -90,6 +92,14 @@ pub trait ErasureStore: Send + Sync {
 
     /// Marks every login family of `user` revoked; returns how many.
     fn revoke_sessions(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Replaces the address in every stored staff answer about `user`'s
+    /// orders (a keyed refund or shipment keeps its answer for 24 hours,
+    /// under the staff member's partition); returns how many.
+    fn scrub_answers(
         &self,
         user: &UserId,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
@@ -233,6 +243,35 @@ pub fn erased_payload(payload: &str) -> Option<String> {
             *value = serde_json::Value::String(ERASED.into());
         }
     }
+    serde_json::to_string(&body).ok()
+}
+
+/// A stored answer (an order, or a refund with its order) with every
+/// `shipping_address` in it erased as an order's is; `None` if it is not
+/// JSON.
+pub fn erased_answer(body: &str) -> Option<String> {
+    fn scrub(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (name, field) in fields.iter_mut() {
+                    match (name.as_str(), field.as_object_mut()) {
+                        ("shipping_address", Some(address)) => {
+                            for part in ["name", "line1", "line2", "city", "postal_code"] {
+                                if let Some(text) = address.get_mut(part) {
+                                    *text = serde_json::Value::String(ERASED.into());
+                                }
+                            }
+                        }
+                        _ => scrub(field),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    let mut body: serde_json::Value = serde_json::from_str(body).ok()?;
+    scrub(&mut body);
     serde_json::to_string(&body).ok()
 }
 
@@ -421,6 +460,32 @@ impl ErasureStore for DynamoErasures {
         Ok(changed)
     }
 
+    async fn scrub_answers(&self, user: &UserId) -> Result<usize, StoreError> {
+        let answers = self
+            .query_all(
+                Some(keys::GSI2),
+                keys::idempotency::about_partition(user),
+                "pk, sk, response_body",
+            )
+            .await?;
+        for answer in &answers {
+            let body = erased_answer(get_s(answer, "response_body")?)
+                .unwrap_or_else(|| ERASED.to_string());
+            // Out of the index too: done once, not again on a retry.
+            self.update(
+                key_of(answer),
+                &format!(
+                    "SET response_body = :body REMOVE {}, {}",
+                    keys::GSI2.pk,
+                    keys::GSI2.sk
+                ),
+                vec![(":body", s(body))],
+            )
+            .await?;
+        }
+        Ok(answers.len())
+    }
+
     async fn complete(&self, id: &ErasureId, now: &str) -> Result<(), StoreError> {
         self.update(
             keys::account::erasure(id.as_str()),
@@ -452,5 +517,20 @@ mod tests {
         }
         assert_eq!(erased_payload(r#"{"type":"x"}"#), None);
         assert_eq!(erased_payload("not json"), None);
+    }
+
+    #[test]
+    fn a_stored_answer_keeps_everything_but_the_addresses() {
+        let refund = r#"{"refund":{"refund_id":"rfd_1","amount":{"amount":100,"currency":"GBP"}},"order":{"order_id":"ord_1","shipping_address":{"name":"Ada Lovelace","line1":"12 St James's Square","city":"London","postal_code":"SW1Y 4JH","country":"GB"}}}"#;
+        let erased = erased_answer(refund).expect("json");
+        for gone in ["Ada", "James", "London", "SW1Y"] {
+            assert!(!erased.contains(gone), "{gone} in {erased}");
+        }
+        for kept in ["rfd_1", "ord_1", "\"country\":\"GB\"", "\"amount\":100"] {
+            assert!(erased.contains(kept), "{kept} not in {erased}");
+        }
+        let shipped = r#"{"order_id":"ord_1","shipping_address":{"name":"Ada","line1":"x","city":"y","postal_code":"z","country":"GB"}}"#;
+        assert!(!erased_answer(shipped).expect("json").contains("Ada"));
+        assert_eq!(erased_answer("not json"), None);
     }
 }

@@ -91,6 +91,10 @@ pub struct Completion<'a> {
     pub key_hash: &'a str,
     pub lease: &'a str,
     pub response: &'a StoredResponse,
+    /// The customer the response is about, when that is not the caller
+    /// (staff refunding or shipping an order): the record is then indexed
+    /// under them, so their erasure scrubs the address it holds.
+    pub about: Option<&'a UserId>,
 }
 
 pub trait IdempotencyStore: Send + Sync {
@@ -292,6 +296,17 @@ fn completion_update(table: &str, completion: &Completion<'_>) -> Result<Update,
         .expression_attribute_values(":code", n(response.status))
         .expression_attribute_values(":body", s(&response.body))
         .expression_attribute_values(":lease", s(completion.lease));
+    if let Some(customer) = completion.about {
+        set.push_str(", #about_pk = :about, #about_sk = :about_sk");
+        update = update
+            .expression_attribute_names("#about_pk", keys::GSI2.pk)
+            .expression_attribute_names("#about_sk", keys::GSI2.sk)
+            .expression_attribute_values(":about", keys::idempotency::about_partition(customer))
+            .expression_attribute_values(
+                ":about_sk",
+                s(format!("{}#{}", completion.scope.0, completion.key_hash)),
+            );
+    }
     if !response.headers.is_empty() {
         set.push_str(", response_headers = :headers");
         let headers = serde_json::to_string(&response.headers)

@@ -414,6 +414,7 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         key_hash: "key",
         lease: &lease,
         response: &response,
+        about: None,
     };
     let takes = quiet_core::store::LineTake::whole_lines(&order);
     let placed = checkout
