@@ -438,13 +438,15 @@ class Bench:
         _, proxy = start_proxy(endpoint, self.calls)
         env["AWS_ENDPOINT_URL"] = proxy
         env["RATE_LIMITS"] = BENCH_LIMITS
+        self.secrets = dict(env)
+        # Each function gets the variables its own template entry declares
+        # (its queues, the cursor key, a secret), as deployed.
+        self.own = stack.split_env(env, endpoint)
         self.env = env
-        # Each function's own variables (its queues), as deployed.
-        self.queues = stack.queue_url_variables(endpoint)
         self.receiver = start_receiver()
 
     def env_of(self, name: str, env: dict) -> dict:
-        return {**env, **self.queues.get(name, {})}
+        return {**env, **self.own.get(name, {})}
 
     # -- events -------------------------------------------------------------
 
@@ -501,7 +503,7 @@ class Bench:
         )
         event["body"] = json.dumps(body)
         timestamp = str(int(time.time()))
-        secret = self.env["PAYMENT_WEBHOOK_SECRET"].encode()
+        secret = self.secrets["PAYMENT_WEBHOOK_SECRET"].encode()
         mac = hmac.new(secret, f"{timestamp}.{event['body']}".encode(), hashlib.sha256).hexdigest()
         event["headers"]["payment-signature"] = f"t={timestamp},v1={mac}"
 

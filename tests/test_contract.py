@@ -114,3 +114,35 @@ def test_deliveries_to_loopback_are_never_allowed_in_the_template():
     assert "DEV_WEBHOOK_ALLOW_LOOPBACK" not in text.replace(
         "# DEV_WEBHOOK_ALLOW_LOOPBACK is a local-stack setting, never set here.", "")
     assert "DEV_WEBHOOK_ALLOW_LOOPBACK" in (ROOT / "shared/src/webhooks.rs").read_text()
+
+
+def test_inbound_and_outbound_signing_never_share_a_secret():
+    """Round three: the provider's webhooks to us and our refund requests
+    to it are signed with different secrets, each given only to the one
+    function that uses it."""
+    holders: dict[str, set[str]] = {}
+    for function, props in template_functions().items():
+        for value in props.get("Environment", {}).get("Variables", {}).values():
+            if isinstance(value, dict) and value.get("Ref") in ("PaymentWebhookSecret", "RefundRequestSecret"):
+                holders.setdefault(value["Ref"], set()).add(function)
+    assert holders == {
+        "PaymentWebhookSecret": {"payment-webhook"},
+        "RefundRequestSecret": {"refunds-worker"},
+    }
+
+
+def test_the_cursor_key_goes_only_to_functions_that_sign_cursors():
+    """A function that pages signs its cursors; no other holds the key."""
+    template = stack.load_template()
+    assert "CURSOR_SECRET" not in template["Globals"]["Function"]["Environment"]["Variables"]
+    holders = {
+        function
+        for function, props in template_functions().items()
+        if "CURSOR_SECRET" in props.get("Environment", {}).get("Variables", {})
+    }
+    signers = {
+        path.parent.parent.name
+        for path in (ROOT / "functions").glob("*/src/*.rs")
+        if "cursor_key" in path.read_text()
+    }
+    assert holders == signers

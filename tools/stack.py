@@ -416,29 +416,47 @@ def template_functions() -> dict[str, dict]:
     }
 
 
-def queue_url_variables(endpoint: str) -> dict[str, dict[str, str]]:
-    """Function -> its environment variables that are `!Ref <queue>`, resolved
-    to the local queue's URL (queues are named after their logical ids).
-    Per function, as deployed: one name (DEAD_LETTER_QUEUE_URL) names
-    another queue in each worker, and a function whose template entry lacks
-    a queue it sends to fails here as it would deployed."""
+def function_variables(endpoint: str, values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Function -> the variables its own template entry declares, with their
+    local values: a queue's local URL, else the stack's value for that name
+    (`values`), else the template's literal. Per function, as deployed: one
+    name (DEAD_LETTER_QUEUE_URL) names another queue in each worker, and a
+    function whose entry lacks a variable it reads (a queue, the cursor key,
+    a secret) fails here as it would deployed."""
     template = load_template()
     queues = resources_of(template, "AWS::SQS::Queue")
     variables: dict[str, dict[str, str]] = {}
     for function, props in template_functions().items():
         for name, value in props.get("Environment", {}).get("Variables", {}).items():
             if isinstance(value, dict) and value.get("Ref") in queues:
-                variables.setdefault(function, {})[name] = f"{endpoint}/123456789012/{value['Ref']}"
+                local = f"{endpoint}/123456789012/{value['Ref']}"
+            elif name in values:
+                local = values[name]
+            elif isinstance(value, (str, int)):
+                local = str(value)
+            else:
+                raise SystemExit(f"stack: no local value for {function}'s {name}")
+            variables.setdefault(function, {})[name] = local
     return variables
 
 
-def write_function_envs(directory: Path, endpoint: str) -> None:
+def split_env(env: dict[str, str], endpoint: str) -> dict[str, dict[str, str]]:
+    """Takes every variable some function declares for itself out of `env`
+    (which every instance gets) and returns them per function."""
+    per_function = function_variables(endpoint, env)
+    for variables in per_function.values():
+        for name in variables:
+            env.pop(name, None)
+    return per_function
+
+
+def write_function_envs(directory: Path, per_function: dict[str, dict[str, str]]) -> None:
     """One `NAME=value` file per function with the variables only it has;
     tools/watch-cargo exports its function's file before starting it."""
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    for function, variables in queue_url_variables(endpoint).items():
+    for function, variables in per_function.items():
         (directory / f"{function}.env").write_text(
             "".join(f"{name}={value}\n" for name, value in sorted(variables.items()))
         )
@@ -737,7 +755,7 @@ class LocalProvider(threading.Thread):
     The end-to-end tests run their own provider on this port instead, so
     they can take it down on purpose."""
 
-    def __init__(self, port: int, api_base: str, secret: str, log_file):
+    def __init__(self, port: int, api_base: str, secret: str, request_secret: str, log_file):
         super().__init__(daemon=True, name="local-provider")
         import http.server
 
@@ -764,6 +782,7 @@ class LocalProvider(threading.Thread):
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.api_base = api_base
         self.secret = secret.encode()
+        self.request_secret = request_secret.encode()
 
     def sign(self, body: bytes) -> str:
         import hmac
@@ -776,7 +795,9 @@ class LocalProvider(threading.Thread):
         import hmac
 
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-        expected = hmac.new(self.secret, f"{parts.get('t', '')}.".encode() + body, "sha256").hexdigest()
+        expected = hmac.new(
+            self.request_secret, f"{parts.get('t', '')}.".encode() + body, "sha256"
+        ).hexdigest()
         return hmac.compare_digest(expected, parts.get("v1", ""))
 
     def settle(self, refund: dict) -> None:
@@ -824,8 +845,11 @@ def function_env(endpoint: str, table: str, state: Path, provider_port: int) -> 
             "JWT_AUDIENCE": TOKEN_AUDIENCE,
             "JWT_JWKS": json.dumps(jwks),
             "JWT_SIGNING_KEY_PARAMETER": SIGNING_KEY_PARAMETER,
-            # The provider's shared secret; a local default, dev only.
+            # The provider's shared secrets, local defaults, dev only: one
+            # for its webhooks to us, another for our refund requests to it
+            # (one leaked secret must not let anyone do both).
             "PAYMENT_WEBHOOK_SECRET": env.get("PAYMENT_WEBHOOK_SECRET", "whsec_local_dev"),
+            "REFUND_REQUEST_SECRET": env.get("REFUND_REQUEST_SECRET", "rrsec_local_dev"),
             # Plain HTTP is allowed to loopback only (the worker refuses
             # anything else that is not https).
             "REFUND_PROVIDER_URL": f"http://127.0.0.1:{provider_port}/refunds",
@@ -936,7 +960,8 @@ class Stack:
         endpoint = self.start_emulator()
         print(f"emulator: {endpoint}", flush=True)
         env = self.function_env(endpoint)
-        write_function_envs(Path(env["QUIET_FUNCTION_ENV"]), endpoint)
+        values = dict(env)
+        write_function_envs(Path(env["QUIET_FUNCTION_ENV"]), split_env(env, endpoint))
 
         log("building functions and tools")
         for step, argv in (
@@ -989,7 +1014,8 @@ class Stack:
         self.start_event_sources(endpoint)
         if not args.no_provider:
             LocalProvider(
-                self.provider_port(), base, env["PAYMENT_WEBHOOK_SECRET"],
+                self.provider_port(), base, values["PAYMENT_WEBHOOK_SECRET"],
+                values["REFUND_REQUEST_SECRET"],
                 open(self.state / "events.log", "a", buffering=1),
             ).start()
             log(f"local payment provider on 127.0.0.1:{self.provider_port()}")

@@ -145,7 +145,6 @@ pub struct PromotionAdmin<R> {
     pub promotions: R,
     pub idempotency: DynamoIdempotency,
     pub verifier: TokenVerifier,
-    pub cursor_key: CursorKey,
 }
 
 impl PromotionAdmin<DynamoPromotions> {
@@ -156,7 +155,6 @@ impl PromotionAdmin<DynamoPromotions> {
             promotions: DynamoPromotions::new(dynamodb.clone(), &config.table_name),
             idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
-            cursor_key: CursorKey::from_env()?,
         })
     }
 }
@@ -167,7 +165,6 @@ pub struct WebhookAdmin<W> {
     pub webhooks: W,
     pub idempotency: DynamoIdempotency,
     pub verifier: TokenVerifier,
-    pub cursor_key: CursorKey,
     pub guard: Guard,
 }
 
@@ -180,7 +177,6 @@ impl WebhookAdmin<DynamoWebhooks> {
             webhooks: DynamoWebhooks::new(dynamodb.clone(), &config.table_name),
             idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
-            cursor_key: CursorKey::from_env()?,
             guard: Guard::from_env()?,
         })
     }
@@ -245,7 +241,6 @@ pub struct Orders<O> {
     /// For the functions that change an order (`Idempotency-Key`).
     pub idempotency: DynamoIdempotency,
     pub verifier: TokenVerifier,
-    pub cursor_key: CursorKey,
 }
 
 impl Orders<DynamoOrders> {
@@ -256,7 +251,6 @@ impl Orders<DynamoOrders> {
             orders: DynamoOrders::new(dynamodb.clone(), &config.table_name),
             idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
             verifier: keys::verifier_from_env()?,
-            cursor_key: CursorKey::from_env()?,
         })
     }
 
@@ -270,6 +264,22 @@ impl Orders<DynamoOrders> {
             idempotency: DynamoIdempotency::new(dynamodb.clone(), &config.table_name),
             orders: DynamoOrders::new(dynamodb, &config.table_name).with_relay(relay),
             verifier: keys::verifier_from_env()?,
+        })
+    }
+}
+
+/// A bundle and the key that signs page cursors, for the functions that
+/// page: only they hold `CURSOR_SECRET` (a key nobody else needs is a key
+/// nobody else can leak).
+pub struct Paging<D> {
+    pub deps: D,
+    pub cursor_key: CursorKey,
+}
+
+impl<D> Paging<D> {
+    pub fn from_env(deps: D) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self {
+            deps,
             cursor_key: CursorKey::from_env()?,
         })
     }

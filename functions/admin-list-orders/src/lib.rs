@@ -4,7 +4,7 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::Orders,
+    deps::{Orders, Paging},
     domain::OrderStatus,
     error::FieldError,
     http::{json, no_store},
@@ -33,9 +33,10 @@ use quiet_core::{
     )
 )]
 pub async fn handler<O: OrderStore>(
-    deps: &Orders<O>,
+    paging: &Paging<Orders<O>>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
+    let Paging { deps, cursor_key } = paging;
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
     let status = pages::param(&req, "status")
         .ok_or_else(|| "is required".to_string())
@@ -50,14 +51,12 @@ pub async fn handler<O: OrderStore>(
         }
     };
     let scope = format!("status:{}", status.as_str());
-    let after = pages::after(&req, &deps.cursor_key, &scope, |s| {
-        OrderPosition::decode(&s)
-    })?;
+    let after = pages::after(&req, cursor_key, &scope, |s| OrderPosition::decode(&s))?;
     let page = deps
         .orders
         .list(&OrderListing::WithStatus(status), limit, after.as_ref())
         .await?;
-    let next_cursor = pages::next_cursor(&deps.cursor_key, &scope, page.last.map(|p| p.encode()));
+    let next_cursor = pages::next_cursor(cursor_key, &scope, page.last.map(|p| p.encode()));
     Ok(no_store(json(
         StatusCode::OK,
         &pages::Page {

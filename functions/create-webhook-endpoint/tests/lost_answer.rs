@@ -104,7 +104,6 @@ async fn a_retry_after_a_lost_answer_gets_the_same_endpoint() {
         },
         idempotency: DynamoIdempotency::new(testkit::dynamodb(), testkit::table()),
         verifier,
-        cursor_key: testkit::cursor_key(),
         guard: Guard::DEV_LOOPBACK,
     };
     let url = format!("https://127.0.0.1:9/{}", testkit::unique("hook"));

@@ -3,7 +3,7 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
-    deps::Orders,
+    deps::{Orders, Paging},
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
     pages,
@@ -28,21 +28,20 @@ use quiet_core::{
     )
 )]
 pub async fn handler<O: OrderStore>(
-    deps: &Orders<O>,
+    paging: &Paging<Orders<O>>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
+    let Paging { deps, cursor_key } = paging;
     let user = authenticate(&req, &deps.verifier)?;
     let limit = pages::limit(&req).map_err(|e| ApiError::Validation(vec![e]))?;
     // Bound to the caller: someone else's cursor is as invalid as a forged one.
     let scope = format!("orders:{}", user.id.as_str());
-    let after = pages::after(&req, &deps.cursor_key, &scope, |s| {
-        OrderPosition::decode(&s)
-    })?;
+    let after = pages::after(&req, cursor_key, &scope, |s| OrderPosition::decode(&s))?;
     let page = deps
         .orders
         .list(&OrderListing::OwnedBy(user.id), limit, after.as_ref())
         .await?;
-    let next_cursor = pages::next_cursor(&deps.cursor_key, &scope, page.last.map(|p| p.encode()));
+    let next_cursor = pages::next_cursor(cursor_key, &scope, page.last.map(|p| p.encode()));
     Ok(no_store(json(
         StatusCode::OK,
         &pages::Page {

@@ -4,7 +4,7 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::PromotionAdmin,
+    deps::{Paging, PromotionAdmin},
     domain::promotion::PromoCode,
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
@@ -33,16 +33,15 @@ const SCOPE: &str = "promotions";
     )
 )]
 pub async fn handler<R: PromotionStore>(
-    deps: &PromotionAdmin<R>,
+    paging: &Paging<PromotionAdmin<R>>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
+    let Paging { deps, cursor_key } = paging;
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
     let limit = pages::limit(&req).map_err(|e| ApiError::Validation(vec![e]))?;
-    let after = pages::after(&req, &deps.cursor_key, SCOPE, |s| {
-        PromoCode::try_from(s).ok()
-    })?;
+    let after = pages::after(&req, cursor_key, SCOPE, |s| PromoCode::try_from(s).ok())?;
     let page = deps.promotions.list(limit, after.as_ref()).await?;
-    let next_cursor = pages::next_cursor(&deps.cursor_key, SCOPE, page.last.map(|c| c.to_string()));
+    let next_cursor = pages::next_cursor(cursor_key, SCOPE, page.last.map(|c| c.to_string()));
     Ok(no_store(json(
         StatusCode::OK,
         &pages::Page {

@@ -1,6 +1,6 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::PromotionAdmin::from_env()?;
+    let deps = quiet_core::deps::Paging::from_env(quiet_core::deps::PromotionAdmin::from_env()?)?;
     quiet_core::http::run(|req| list_promotions::handler(&deps, req)).await
 }

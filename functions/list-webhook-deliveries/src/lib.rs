@@ -6,7 +6,7 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::WebhookAdmin,
+    deps::{Paging, WebhookAdmin},
     events::EventId,
     http::{endpoint_id_param, json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
@@ -36,9 +36,10 @@ use quiet_core::{
     )
 )]
 pub async fn handler<W: WebhookStore>(
-    deps: &WebhookAdmin<W>,
+    paging: &Paging<WebhookAdmin<W>>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
+    let Paging { deps, cursor_key } = paging;
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
     let id = endpoint_id_param(&req)?;
     let limit = pages::limit(&req).map_err(|e| ApiError::Validation(vec![e]))?;
@@ -51,9 +52,7 @@ pub async fn handler<W: WebhookStore>(
         .transpose()?;
     // Cursors are bound to the endpoint, so one cannot page another.
     let scope = format!("webhook-deliveries:{id}");
-    let after = pages::after(&req, &deps.cursor_key, &scope, |s| {
-        EventId::try_from(s).ok()
-    })?;
+    let after = pages::after(&req, cursor_key, &scope, |s| EventId::try_from(s).ok())?;
     if deps.webhooks.endpoint(&id).await?.is_none() {
         return Err(ApiError::webhook_endpoint_not_found());
     }
@@ -61,8 +60,7 @@ pub async fn handler<W: WebhookStore>(
         .webhooks
         .deliveries(&id, status, limit, after.as_ref())
         .await?;
-    let next_cursor =
-        pages::next_cursor(&deps.cursor_key, &scope, page.last.map(|e| e.to_string()));
+    let next_cursor = pages::next_cursor(cursor_key, &scope, page.last.map(|e| e.to_string()));
     Ok(no_store(json(
         StatusCode::OK,
         &pages::Page {

@@ -15,7 +15,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
     let dynamodb = config.dynamodb();
-    let signer = SignedWebhooks::new(&config::required(&config::env, "PAYMENT_WEBHOOK_SECRET")?)?;
+    // Its own secret, not the one the provider signs webhooks with: a
+    // leaked request key must not also forge payment events, and back.
+    let signer = SignedWebhooks::new(&config::required(&config::env, "REFUND_REQUEST_SECRET")?)?;
     let deps = Deps {
         orders: DynamoOrders::new(dynamodb.clone(), &config.table_name),
         outbox: DynamoOutbox::new(dynamodb, &config.table_name),
