@@ -78,7 +78,6 @@ pub async fn handler<U: UserStore, S: SessionStore>(
     // Fetched since init, overlapping the read and the hashing above; got
     // before anything is written, so a missing key leaves nothing behind.
     let signer = deps.signer.get().await.map_err(ApiError::Unavailable)?;
-    deps.users.clear_failures(&body.email).await?;
 
     let session = Session {
         user_id: credentials.user_id,
@@ -86,7 +85,7 @@ pub async fn handler<U: UserStore, S: SessionStore>(
     };
     let (refresh_token, hash) = new_refresh_token();
     deps.sessions
-        .start(&session, &new_family_id(), &hash, now)
+        .start(&session, &new_family_id(), &hash, &body.email, now)
         .await?;
     let pair = TokenPair::issue(signer, &session.user_id, session.role, refresh_token, now);
     Ok(no_store(json(StatusCode::OK, &pair)))

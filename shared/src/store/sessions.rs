@@ -9,13 +9,13 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::{
-    types::{ConditionCheck, Put, TransactWriteItem, Update},
+    types::{ConditionCheck, Delete, Put, TransactWriteItem, Update},
     Client,
 };
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::StoreError;
-use crate::auth::{Role, UserId};
+use crate::auth::{Email, Role, UserId};
 use crate::keys::{self, Item};
 
 /// Refresh tokens and their families live 30 days from the last rotation.
@@ -52,12 +52,15 @@ pub enum Rotation {
 }
 
 pub trait SessionStore: Send + Sync {
-    /// Starts a family with its first token.
+    /// Starts a family with its first token and, in the same
+    /// transaction, clears the failed attempts of the email signed in with
+    /// (a right password gives them back; no round trip of its own).
     fn start(
         &self,
         session: &Session,
         family: &str,
         first: &TokenHash,
+        signed_in_with: &Email,
         now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -154,6 +157,7 @@ impl SessionStore for DynamoSessions {
         session: &Session,
         family: &str,
         first: &TokenHash,
+        signed_in_with: &Email,
         now: u64,
     ) -> Result<(), StoreError> {
         let mut family_item = keys::session::indexed_family(family, &session.user_id, now);
@@ -166,6 +170,16 @@ impl SessionStore for DynamoSessions {
             .transact_write_items()
             .transact_items(self.put(family_item)?)
             .transact_items(self.put(self.token_item(first, family, session, now))?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(super::built(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(keys::account::login_failures(signed_in_with)))
+                            .build(),
+                    )?)
+                    .build(),
+            )
             .send()
             .await?;
         Ok(())

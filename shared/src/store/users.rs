@@ -85,7 +85,8 @@ pub trait UserStore: Send + Sync {
 
     /// Takes one of the email's attempts at its password, before the
     /// password is checked: a wrong one keeps it (it is the failure), a
-    /// right one gives them all back with [`UserStore::clear_failures`].
+    /// right one gives them all back (login's session starts in the same
+    /// transaction that clears them: [`super::SessionStore::start`]).
     /// Concurrent guesses each need their own, so no more than
     /// [`MAX_FAILURES`] are ever checked in a window.
     fn reserve_attempt(
@@ -93,8 +94,6 @@ pub trait UserStore: Send + Sync {
         email: &Email,
         now: u64,
     ) -> impl Future<Output = Result<LoginAttempt, StoreError>> + Send;
-
-    fn clear_failures(&self, email: &Email) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -278,16 +277,6 @@ impl UserStore for DynamoUsers {
         Ok(LoginAttempt::Refused {
             retry_after_secs: 1,
         })
-    }
-
-    async fn clear_failures(&self, email: &Email) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::account::login_failures(email)))
-            .send()
-            .await?;
-        Ok(())
     }
 }
 
