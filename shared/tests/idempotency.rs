@@ -9,6 +9,20 @@ fn store() -> DynamoIdempotency {
     DynamoIdempotency::new(testkit::dynamodb(), testkit::table())
 }
 
+/// A new key in a new scope, claimed: (scope, key hash, lease).
+async fn claimed(store: &DynamoIdempotency) -> (Scope, String, String) {
+    let scope = Scope::user(&UserId::generate());
+    let key_hash = testkit::unique("key");
+    let claim = store
+        .claim(&scope, &key_hash, "body-hash", quiet_core::clock::now())
+        .await
+        .expect("claim");
+    let Claim::Claimed { lease } = claim else {
+        panic!("a new key is claimed, not {claim:?}");
+    };
+    (scope, key_hash, lease)
+}
+
 /// An effect whose transaction committed but whose answer was lost (a
 /// timeout, a dropped connection) is released by the executor, which cannot
 /// tell. The completed record must survive that, or a retry with the same
@@ -16,16 +30,7 @@ fn store() -> DynamoIdempotency {
 #[tokio::test]
 async fn releasing_a_completed_claim_keeps_its_response() {
     let store = store();
-    let scope = Scope::user(&UserId::generate());
-    let key_hash = testkit::unique("key");
-    let now = quiet_core::clock::now();
-    let Claim::Claimed { lease } = store
-        .claim(&scope, &key_hash, "body-hash", now)
-        .await
-        .expect("claim")
-    else {
-        panic!("a new key is claimed");
-    };
+    let (scope, key_hash, lease) = claimed(&store).await;
     let response = StoredResponse::json(201, r#"{"done":true}"#.into());
     let completed = store
         .complete(&Completion {
@@ -45,7 +50,7 @@ async fn releasing_a_completed_claim_keeps_its_response() {
         .expect("release");
 
     let retry = store
-        .claim(&scope, &key_hash, "body-hash", now)
+        .claim(&scope, &key_hash, "body-hash", quiet_core::clock::now())
         .await
         .expect("claim again");
     assert_eq!(retry, Claim::Replay(response));
@@ -55,22 +60,13 @@ async fn releasing_a_completed_claim_keeps_its_response() {
 #[tokio::test]
 async fn releasing_a_running_claim_lets_a_retry_run() {
     let store = store();
-    let scope = Scope::user(&UserId::generate());
-    let key_hash = testkit::unique("key");
-    let now = quiet_core::clock::now();
-    let Claim::Claimed { lease } = store
-        .claim(&scope, &key_hash, "body-hash", now)
-        .await
-        .expect("claim")
-    else {
-        panic!("a new key is claimed");
-    };
+    let (scope, key_hash, lease) = claimed(&store).await;
     store
         .release(&scope, &key_hash, &lease)
         .await
         .expect("release");
     let retry = store
-        .claim(&scope, &key_hash, "body-hash", now)
+        .claim(&scope, &key_hash, "body-hash", quiet_core::clock::now())
         .await
         .expect("claim again");
     assert!(matches!(retry, Claim::Claimed { .. }), "{retry:?}");

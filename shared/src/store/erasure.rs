@@ -231,37 +231,36 @@ pub fn erased_address(address: &ShippingAddress) -> Result<ShippingAddress, Stor
     })
 }
 
+/// The parts of an address in JSON that name or locate the person,
+/// replaced as an erased order's are (country and region stay).
+fn erase_address(address: &mut serde_json::Map<String, serde_json::Value>) {
+    for part in ["name", "line1", "line2", "city", "postal_code"] {
+        if let Some(text) = address.get_mut(part) {
+            *text = serde_json::Value::String(ERASED.into());
+        }
+    }
+}
+
 /// A webhook body with its order's address erased, or `None` when it has
 /// none (or is not JSON we wrote).
 pub fn erased_payload(payload: &str) -> Option<String> {
     let mut body: serde_json::Value = serde_json::from_str(payload).ok()?;
-    let address = body
-        .pointer_mut("/data/order/shipping_address")?
-        .as_object_mut()?;
-    for field in ["name", "line1", "line2", "city", "postal_code"] {
-        if let Some(value) = address.get_mut(field) {
-            *value = serde_json::Value::String(ERASED.into());
-        }
-    }
+    erase_address(
+        body.pointer_mut("/data/order/shipping_address")?
+            .as_object_mut()?,
+    );
     serde_json::to_string(&body).ok()
 }
 
 /// A stored answer (an order, or a refund with its order) with every
-/// `shipping_address` in it erased as an order's is; `None` if it is not
-/// JSON.
+/// `shipping_address` in it erased; `None` if it is not JSON.
 pub fn erased_answer(body: &str) -> Option<String> {
     fn scrub(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(fields) => {
                 for (name, field) in fields.iter_mut() {
                     match (name.as_str(), field.as_object_mut()) {
-                        ("shipping_address", Some(address)) => {
-                            for part in ["name", "line1", "line2", "city", "postal_code"] {
-                                if let Some(text) = address.get_mut(part) {
-                                    *text = serde_json::Value::String(ERASED.into());
-                                }
-                            }
-                        }
+                        ("shipping_address", Some(address)) => erase_address(address),
                         _ => scrub(field),
                     }
                 }
