@@ -37,7 +37,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools browser lint fmt clippy cfn-lint build-tests tests test-rust test-e2e build bench simulate why load audit fuzz
+.PHONY: help dev test tools browser lint fmt clippy cfn-lint build-tests tests test-rust test-e2e build bench simulate why load soak audit fuzz
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
@@ -49,6 +49,7 @@ help:
 	@echo "make why    where bytes, init and warm instructions and memory go -> docs/PERFORMANCE-WHY.md"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (60) each, on nightly (not in make test)"
 	@echo "make load   a bounded loopback load test (wrk) of browsing + checkout, checked for oversell and 5xx"
+	@echo "make soak   a few minutes of ordinary traffic on the make dev stack: instances, processes, load, async latency -> docs/SOAK.md"
 
 # Python tools (moto, cfn-lint, cargo-lambda, zig), installed once per
 # requirements.txt version. By uv, pinned, which pip installs first: 7 s
@@ -241,3 +242,9 @@ fuzz: $(CARGO_FUZZ)
 load: tools
 	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk) || { echo "load: install wrk first"; exit 1; }
 	$(PY) bench/load.py
+
+# Not part of `make test`: SOAK_SECONDS (180) of traffic from SOAK_CLIENTS
+# (8, at most 16) against the stack `make dev` runs, started on its own
+# ports; the report goes to docs/SOAK.md (bench/soak.py says what it counts).
+soak: tools
+	$(PY) bench/soak.py --write
