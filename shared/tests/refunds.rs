@@ -4,7 +4,7 @@ use quiet_core::{
     auth::UserId,
     clock,
     domain::{
-        refund::{self, Refund, RefundId, RefundRequest, RefundStatus, Refundable},
+        refund::{self, RefundRequest, Refundable},
         OrderStatus,
     },
     payments::PaymentEvent,
@@ -68,17 +68,7 @@ async fn refund_from(order: &Order) -> RefundCommit {
         &request,
     )
     .expect("plan");
-    let now = clock::now_rfc3339();
-    let refund = Refund {
-        refund_id: RefundId::generate(),
-        amount: plan.amount,
-        lines: plan.lines.clone(),
-        restocked: plan.restocked.clone(),
-        reason: request.reason.clone(),
-        status: RefundStatus::Pending,
-        created_at: now.clone(),
-        updated_at: now,
-    };
+    let refund = plan.refund(request.reason.clone(), &clock::now_rfc3339());
     let idempotency = DynamoIdempotency::new(testkit::dynamodb(), testkit::table());
     let scope = Scope::user(&UserId::generate());
     let key_hash = testkit::unique("key");

@@ -21,7 +21,7 @@ use quiet_core::{
     clock,
     deps::RefundAdmin,
     domain::{
-        refund::{self, Refund, RefundId, RefundRequest, RefundStatus, Refundable, Refusal},
+        refund::{self, Refund, RefundRequest, Refundable, Refusal},
         OrderId, OrderStatus,
     },
     http::{idempotency_key, json_body, order_id_param},
@@ -125,16 +125,7 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
         )
         .map_err(refused)?;
         let now = clock::now_rfc3339();
-        let refund = Refund {
-            refund_id: RefundId::generate(),
-            amount: plan.amount,
-            lines: plan.lines.clone(),
-            restocked: plan.restocked.clone(),
-            reason: request.reason.clone(),
-            status: RefundStatus::Pending,
-            created_at: now.clone(),
-            updated_at: now.clone(),
-        };
+        let refund = plan.refund(request.reason.clone(), &now);
         let mut after = order.clone();
         after.status = plan.status();
         after.refunded = plan.refunded;

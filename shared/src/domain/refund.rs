@@ -221,6 +221,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The pending refund this plan makes, requested `now` for `reason`.
+    pub fn refund(&self, reason: Reason, now: &str) -> Refund {
+        Refund {
+            refund_id: RefundId::generate(),
+            amount: self.amount,
+            lines: self.lines.clone(),
+            restocked: self.restocked.clone(),
+            reason,
+            status: RefundStatus::Pending,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+        }
+    }
+
     /// The order's status once this refund is made.
     pub fn status(&self) -> super::OrderStatus {
         if self.complete {
