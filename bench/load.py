@@ -36,11 +36,11 @@ ADDRESS = {"shipping_address": {
 }}
 
 
-def start_stack(port: int, concurrency: int) -> tuple[subprocess.Popen, str]:
+def start_stack(port: int) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "tools/stack.py"), "dev", "--port", str(port),
          "--emulator-port", "0", "--state-dir", ".local/load", "--table", "quiet-engine-load",
-         "--ignore-changes", "--concurrency", str(concurrency)],
+         "--ignore-changes"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     assert process.stdout is not None
@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
 
     # The stack serves a few clients per instance slot; keep the two equal.
-    process, base = start_stack(args.port, args.connections)
+    process, base = start_stack(args.port)
     http = requests.Session()
     try:
         admin = http.post(f"{base}/v1/auth/login", json=ADMIN, timeout=30).json()["access_token"]

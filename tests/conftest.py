@@ -30,6 +30,7 @@ class Stack:
         self.emulator = emulator
         self.state = STATE_DIR
         self.http = requests.Session()
+        self.watch_log_start = 0
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -98,7 +99,9 @@ def local_stack(port: int, state_dir: str, table: str, rate_limits: str | None):
         "--state-dir", state_dir,
         "--table", table,
         "--ignore-changes",
-        "--concurrency", "64",
+        # Instances stop after 10 s unneeded (make dev: 30 s), so the
+        # suite sees them go (tests/test_fleet.py).
+        "--idle-after", "10",
         # The refund tests run the payment provider themselves (PORT + 1).
         "--no-provider",
     ]
@@ -106,8 +109,10 @@ def local_stack(port: int, state_dir: str, table: str, rate_limits: str | None):
     env.pop("RATE_LIMITS", None)
     if rate_limits is not None:
         env["RATE_LIMITS"] = rate_limits
+    # Logs are appended to run after run: this run's start where they end now.
+    watch_log = ROOT / state_dir / "watch.log"
+    watch_log_start = watch_log.stat().st_size if watch_log.exists() else 0
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
-    # Everything from a previous run is replaced; logs start empty.
     base = emulator = None
     deadline = time.monotonic() + 1200
     assert process.stdout is not None
@@ -128,6 +133,7 @@ def local_stack(port: int, state_dir: str, table: str, rate_limits: str | None):
     try:
         running = Stack(base, emulator)
         running.state = ROOT / state_dir
+        running.watch_log_start = watch_log_start
         yield running
     finally:
         process.send_signal(signal.SIGTERM)

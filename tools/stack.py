@@ -12,9 +12,13 @@ under `cargo lambda watch`, serving the template's routes.
         the template's JwtJwks parameter) for a deployment.
 
     stack.py dev [--port 3000] [--emulator-port 4566] [--state-dir .local/dev]
-                 [--ignore-changes] [--concurrency 64]
+                 [--ignore-changes] [--instances 16] [--worker-instances 5]
+                 [--idle-after 30] [--queue-deadline 30]
         What `make dev` runs. Prints `ready: http://127.0.0.1:<port>` once every
-        route answers; Ctrl-C stops every process it started.
+        route answers; Ctrl-C stops every process it started. Function
+        instances are a bounded pool (tools/pool.py) beside `cargo lambda
+        watch`; a source change is rebuilt and picked up unless
+        --ignore-changes (the tests).
 
 moto's default threaded server corrupts state under concurrent requests, so
 it is served with werkzeug's single-threaded server. Everything the stack
@@ -471,10 +475,15 @@ def sqs_event_sources() -> list[dict]:
             if event["Type"] != "SQS":
                 continue
             queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            scaling = event["Properties"].get("ScalingConfig", {})
             mappings.append({
                 "function": function,
                 "queue": queue,
                 "batch_size": min(10, int(event["Properties"].get("BatchSize", 10))),
+                # Lambda runs up to this many batches of the queue at once
+                # (without it, as many as the queue holds; locally the
+                # worker's instance bound caps it either way).
+                "concurrency": int(scaling.get("MaximumConcurrency", 1000)),
                 "partial": "ReportBatchItemFailures"
                 in event["Properties"].get("FunctionResponseTypes", []),
             })
@@ -518,7 +527,8 @@ class QueuePoller:
     deletes only the messages that succeeded, and leaves the rest to
     reappear after the visibility timeout (SQS then moves a message that
     keeps failing to its DLQ). A failed invocation deletes nothing, as in
-    AWS."""
+    AWS. Up to the mapping's MaximumConcurrency batches run at once, as
+    Lambda runs them."""
 
     def __init__(self, endpoint: str, invoke_base: str, mapping: dict, log_file, stopping: threading.Event):
         import boto3
@@ -564,38 +574,59 @@ class QueuePoller:
         self.log_file.write(f"{stamp} {self.mapping['queue']} -> {self.mapping['function']}: {text}\n")
 
     def run(self) -> None:
+        """Receives a batch whenever one of the mapping's `concurrency`
+        invocations is free, and runs each batch in a thread of its own."""
+        free = threading.Semaphore(self.mapping["concurrency"])
         while not self.stopping.is_set():
+            free.acquire()
             try:
-                busy = self.poll_once()
+                received = self.receive()
             except Exception as error:  # the emulator stopping, mostly
                 if self.stopping.is_set():
                     return
                 self.note(f"poll failed: {error!r}")
-                busy = False
-            if not busy:
-                # No long polling: moto is served single-threaded, and a
-                # waiting receive would hold every other request up.
-                # watch_queues says when there is something to receive.
-                self.ready.wait()
-                self.ready.clear()
+                received = []
+            if received:
+                threading.Thread(
+                    target=self.deliver, args=(received, free), daemon=True,
+                    name=f"esm-{self.mapping['function']}-batch",
+                ).start()
+                continue
+            free.release()
+            # No long polling: moto is served single-threaded, and a
+            # waiting receive would hold every other request up.
+            # watch_queues says when there is something to receive.
+            self.ready.wait()
+            self.ready.clear()
 
-    def poll_once(self) -> bool:
-        received = self.sqs.receive_message(
+    def receive(self) -> list[dict]:
+        return self.sqs.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=self.mapping["batch_size"],
             WaitTimeSeconds=0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        if not received:
-            return False
+
+    def deliver(self, received: list[dict], free: threading.Semaphore) -> None:
+        try:
+            self.invoke(received)
+        except Exception as error:  # the emulator stopping, mostly
+            if not self.stopping.is_set():
+                self.note(f"batch failed: {error!r}")
+        finally:
+            free.release()
+
+    def invoke(self, received: list[dict]) -> None:
+        began = time.monotonic()
         ok, result = invoke_function(
             self.invoke_base, self.mapping["function"],
             {"Records": [self.record(m) for m in received]},
         )
+        took = f"{time.monotonic() - began:.2f} s"
         if not ok:
-            self.note(f"{len(received)} messages, invocation failed: {result}")
-            return True
+            self.note(f"{len(received)} messages, invocation failed after {took}: {result}")
+            return
         failed = set()
         if self.mapping["partial"] and isinstance(result, dict):
             failed = {f.get("itemIdentifier") for f in result.get("batchItemFailures") or []}
@@ -608,8 +639,7 @@ class QueuePoller:
                     for i, m in enumerate(done[start:start + 10])
                 ],
             )
-        self.note(f"{len(received)} messages, {len(failed)} failed: {sorted(failed)}")
-        return True
+        self.note(f"{len(received)} messages in {took}, {len(failed)} failed: {sorted(failed)}")
 
 
 def watch_queues(endpoint: str, pollers: list[QueuePoller], stopping: threading.Event) -> None:
@@ -661,17 +691,13 @@ def routes() -> list[tuple[str, str, str]]:
 
 
 def router_manifest(directory: Path) -> Path:
-    """A stand-in Cargo.toml for `cargo lambda watch --ignore-changes`: the
-    workspace's router and one bin per function, and nothing else.
+    """A stand-in Cargo.toml for `cargo lambda watch --only-lambda-apis`:
+    the workspace's router and one bin per function, and nothing else.
 
-    watch gives every instance it starts a recursive file watcher over its
-    working directory and runs `cargo metadata` (dependencies resolved) on
-    its manifest, even when it ignores changes. Against the repo that was
-    about 0.5 s per instance, so a request waiting for its first instance
-    made watch start several more (it adds one every 100 ms while none is
-    idle): 900 instances to answer each route once, about 35 s. Here both cost
-    next to nothing; the instances still exec the workspace's binaries
-    (tools/watch-cargo finds them from its own path)."""
+    watch reads its manifest with `cargo metadata` (dependencies resolved,
+    about 0.5 s against the repo) and, from its folder, takes the functions
+    it serves; here that costs next to nothing. It builds nothing: the
+    fleet (tools/pool.py) starts the workspace's binaries."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "main.rs").write_text("fn main() {}\n")
     lines = [
@@ -694,29 +720,72 @@ def router_manifest(directory: Path) -> Path:
     return target
 
 
-# Every instance `cargo lambda watch` starts opens its own inotify instance
-# watching the whole repo; Linux's defaults (128 instances per user) run out
-# after a few busy functions and the starved instances fail their requests.
-INOTIFY_LIMITS = {"max_user_instances": 1024, "max_user_watches": 524288}
+def free_port() -> int:
+    """A loopback port nobody listens on now (for watch, behind the fleet)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
-def ensure_inotify_headroom() -> None:
-    for name, wanted in INOTIFY_LIMITS.items():
-        path = Path("/proc/sys/fs/inotify") / name
+def function_setting(props: dict, name: str, default: int) -> int:
+    """A function's setting (Timeout, MemorySize), else the template's
+    Globals, else Lambda's default."""
+    if name in props:
+        return int(props[name])
+    return int(load_template().get("Globals", {}).get("Function", {}).get(name, default))
+
+
+def memory_size(props: dict) -> int:
+    return function_setting(props, "MemorySize", 128)
+
+
+def longest_timeout() -> int:
+    return max(function_setting(props, "Timeout", 3) for props in template_functions().values())
+
+
+# What a rebuild depends on (tools/watch-cargo checks the same).
+SOURCES = ("Cargo.toml", "Cargo.lock", "shared", "functions", "tools")
+
+
+def source_stamp() -> tuple[int, float]:
+    """(files, newest modification) of SOURCES: changes when one does."""
+    count, newest = 0, 0.0
+    pending = [ROOT / name for name in SOURCES]
+    while pending:
+        path = pending.pop()
         try:
-            current = int(path.read_text())
-        except (OSError, ValueError):
-            return  # not Linux, or not visible: nothing to do
-        if current >= wanted:
-            continue
-        try:
-            path.write_text(f"{wanted}\n")
-            log(f"raised fs.inotify.{name} from {current} to {wanted}")
+            if path.is_dir():
+                if path.name != "__pycache__":
+                    pending.extend(path.iterdir())
+                continue
+            newest = max(newest, path.stat().st_mtime)
+            count += 1
         except OSError:
-            log(
-                f"warning: fs.inotify.{name} is {current}; under load some function "
-                f"instances may fail. Raise it with: sudo sysctl fs.inotify.{name}={wanted}"
-            )
+            continue  # removed while we looked
+    return count, newest
+
+
+def rebuild_on_change(fleet, env: dict[str, str], stopping: threading.Event) -> None:
+    """make dev: when a source changes, builds once and has the fleet stop
+    every instance started before (each once idle), so the next request
+    runs the new code. One watcher for the stack, once a second; watch's
+    way was a recursive watcher per instance."""
+    stamp = source_stamp()
+    while not stopping.wait(1.0):
+        now = source_stamp()
+        if now == stamp:
+            continue
+        stamp = now
+        log("source changed: rebuilding, then restarting instances")
+        build = subprocess.run(
+            [str(ROOT / "tools" / "watch-cargo"), "run", "--bin", "health"],
+            env=dict(env, QUIET_BUILD_ONLY="1"), cwd=ROOT,
+        )
+        if build.returncode != 0:
+            log("build failed (see above); instances keep running the last build")
+            continue
+        fleet.source_changed()
+        log("rebuilt; instances restart as they go idle")
 
 
 def port_in_use(port: int) -> bool:
@@ -881,6 +950,8 @@ class Stack:
         self.pidfile = self.state / "stack.pid"
         self.children: list[subprocess.Popen] = []
         self.stopping = threading.Event()
+        self.fleet = None
+        self.front = None
 
     def claim(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
@@ -915,6 +986,10 @@ class Stack:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.front is not None:
+            self.front.shutdown()
+        if self.fleet is not None:
+            self.fleet.stop()
         for child in reversed(self.children):
             if child.poll() is None:
                 try:
@@ -947,6 +1022,54 @@ class Stack:
                 return line.split(": ", 1)[1].strip()
         raise SystemExit(f"stack: the emulator failed; see {self.state / 'emulator.log'}")
 
+    def start_fleet(self, env: dict[str, str], watch_port: int):
+        """The bounded pool of function instances (tools/pool.py): at most
+        --instances per HTTP function and --worker-instances per worker."""
+        from pool import Fleet
+
+        http_functions = {function for _, _, function in routes()}
+        functions = template_functions()
+        bounds = {
+            name: self.args.instances if name in http_functions else self.args.worker_instances
+            for name in functions
+        }
+        instance_log = open(self.state / "watch.log", "ab")
+        fleet_log = open(self.state / "fleet.log", "a", buffering=1)
+        argv = {name: [str(ROOT / "tools" / "watch-cargo"), "run", "--bin", name] for name in functions}
+        envs = {
+            name: dict(
+                env,
+                # What Lambda (and watch) tell an instance about itself.
+                AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{watch_port}/.rt/{name}",
+                AWS_LAMBDA_FUNCTION_NAME=name,
+                AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+                AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory_size(props)),
+            )
+            for name, props in functions.items()
+        }
+
+        def spawn(name: str) -> subprocess.Popen:
+            # A session of its own: stopping it stops a build it started.
+            return subprocess.Popen(
+                argv[name], env=envs[name], cwd=ROOT, stdin=subprocess.DEVNULL,
+                stdout=instance_log, stderr=instance_log, start_new_session=True,
+            )
+
+        def note(text: str) -> None:
+            fleet_log.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+
+        fleet = Fleet(bounds, spawn, self.args.idle_after, self.args.queue_deadline, note)
+        threading.Thread(target=fleet.keep, daemon=True, name="fleet-keeper").start()
+        return fleet
+
+    def serve_front(self, watch_port: int) -> None:
+        from pool import front
+
+        self.front = front(
+            self.fleet, routes(), watch_port, self.args.port, timeout=longest_timeout() + 30
+        )
+        threading.Thread(target=self.front.serve_forever, daemon=True, name="front").start()
+
     def function_env(self, endpoint: str) -> dict[str, str]:
         return function_env(endpoint, self.args.table, self.state, self.provider_port())
 
@@ -956,7 +1079,6 @@ class Stack:
     def run(self) -> int:
         args = self.args
         self.claim()
-        ensure_inotify_headroom()
         endpoint = self.start_emulator()
         print(f"emulator: {endpoint}", flush=True)
         env = self.function_env(endpoint)
@@ -971,27 +1093,39 @@ class Stack:
             if subprocess.run(argv, cwd=ROOT, env=env).returncode != 0:
                 raise SystemExit(f"stack: {step} failed (see above)")
 
-        # Run cargo-lambda directly (not as `cargo lambda`, which would reset
-        # CARGO) so instances start through tools/watch-cargo.
+        # Instances start through tools/watch-cargo (see there), as the
+        # functions they are: each with its own runtime API and name.
         env["QUIET_REAL_CARGO"] = shutil.which("cargo") or "cargo"
         env["CARGO"] = str(ROOT / "tools" / "watch-cargo")
-        watch = [
-            "cargo-lambda", "lambda", "watch",
-            "--invoke-address", "127.0.0.1",
-            "--invoke-port", str(args.port),
-            "--concurrency", str(args.concurrency),
-        ]
-        cwd = ROOT
         if args.ignore_changes:
-            watch.append("--ignore-changes")
-            # Nothing will change: instances exec the binaries built above,
-            # and watch works from a directory with nothing to watch.
+            # Nothing will change: instances exec the binaries built above.
             env["QUIET_PREBUILT"] = "1"
-            cwd = self.state / "router"
-            watch += ["--manifest-path", str(router_manifest(cwd))]
+        watch_port = free_port()
+        self.fleet = self.start_fleet(env, watch_port)
+
+        # watch serves the routes, the Invoke API and every runtime API,
+        # and starts no instance itself (tools/pool.py says why). It works
+        # from a stand-in manifest: it builds nothing, so it needs only the
+        # router (and no file watcher or `cargo metadata` over the repo).
+        router = self.state / "router"
+        watch = [
+            "cargo-lambda", "lambda", "watch", "--only-lambda-apis",
+            "--invoke-address", "127.0.0.1",
+            "--invoke-port", str(watch_port),
+            "--manifest-path", str(router_manifest(router)),
+            # A function that never answers fails its invocation, as its
+            # timeout would deployed (the longest in the template).
+            "--timeout", str(longest_timeout()),
+        ]
         log(f"starting cargo lambda watch (log: {self.state.relative_to(ROOT)}/watch.log)")
         # Function logs (JSON lines, one per request) land in watch.log too.
-        watcher = self.spawn(watch, "watch.log", env=env, cwd=cwd)
+        watcher = self.spawn(watch, "watch.log", env=env, cwd=router)
+        self.serve_front(watch_port)
+        if not args.ignore_changes:
+            threading.Thread(
+                target=rebuild_on_change, args=(self.fleet, env, self.stopping),
+                daemon=True, name="rebuild-on-change",
+            ).start()
 
         base = f"http://127.0.0.1:{args.port}"
         pending = routes()
@@ -1001,12 +1135,9 @@ class Stack:
                 raise SystemExit(f"stack: cargo lambda watch exited; see {self.state}/watch.log")
             if time.monotonic() > deadline:
                 raise SystemExit(f"stack: routes never answered: {pending}")
-            # A few at a time: each first request starts a function, and
-            # starting them one after another added up to a minute under the
-            # file watcher. Without it (tests) two at a time: six starved the
-            # instances of CPU and watch, seeing requests wait, started more
-            # (400 instances and 14 s, against 110 and 4 s).
-            with ThreadPoolExecutor(max_workers=2 if args.ignore_changes else 6) as pool:
+            # A few at a time: each first request starts a function (and,
+            # under make dev, the first of them waits for a build).
+            with ThreadPoolExecutor(max_workers=6) as pool:
                 answered = list(pool.map(lambda r: route_answers(base, r[0], r[1]), pending))
             pending = [r for r, ok in zip(pending, answered) if not ok]
             if pending:
@@ -1032,6 +1163,9 @@ class Stack:
             for mapping in sqs_event_sources()
         ]
         for poller in pollers:
+            poller.mapping["concurrency"] = min(
+                poller.mapping["concurrency"], self.args.worker_instances
+            )
             threading.Thread(
                 target=poller.run, daemon=True, name=f"esm-{poller.mapping['function']}"
             ).start()
@@ -1093,7 +1227,16 @@ def main() -> None:
     run.add_argument("--emulator-port", type=int, default=int(os.environ.get("EMULATOR_PORT", 4566)))
     run.add_argument("--table", default=DEFAULT_TABLE)
     run.add_argument("--state-dir", default=".local/dev")
-    run.add_argument("--concurrency", type=int, default=64)
+    run.add_argument("--instances", type=int, default=int(os.environ.get("INSTANCES", 16)),
+                     help="most instances of each HTTP function at once")
+    run.add_argument("--worker-instances", type=int,
+                     default=int(os.environ.get("WORKER_INSTANCES", 5)),
+                     help="most instances of each worker (queue or schedule) at once")
+    run.add_argument("--idle-after", type=float, default=float(os.environ.get("IDLE_AFTER", 30)),
+                     help="seconds an instance may stay unneeded before it is stopped")
+    run.add_argument("--queue-deadline", type=float,
+                     default=float(os.environ.get("QUEUE_DEADLINE", 30)),
+                     help="seconds a request waits for a free instance before a 503")
     run.add_argument("--ignore-changes", action="store_true")
     run.add_argument("--ready-timeout", type=float, default=900)
     run.add_argument(
