@@ -5,14 +5,14 @@ it is not part of `make test`.
 
 It starts `tools/stack.py dev` as `make dev` does (file watching on, the
 dev concurrency) but on its own ports and state folder, so a developer's
-`make dev` is untouched, and stops it at the end. CLIENTS threads (at most
-16: see DESIGN's note on watch's queue) loop over what a shop's visitors
-do for SECONDS: browse the catalog, search, fill a cart, check out, pay
+`make dev` is untouched, and stops it at the end. CLIENTS threads loop
+over what a shop's visitors do for SECONDS: browse the catalog, search, fill a cart, check out, pay
 (a signed provider webhook), and now and then staff ask for a report;
 a merchant webhook endpoint on a loopback receiver gets the order events.
 
 Every SAMPLE seconds it counts each function's live processes, all
-processes, and the load average. For every payment it times the webhook's
+processes, and the load average; after the traffic it waits for the idle
+instances to be stopped (IDLE_AFTER, tools/pool.py) and counts again. For every payment it times the webhook's
 200 to the confirmation notification (the async path: outbox, relay,
 queue, worker). The report (printed, and written to docs/SOAK.md with
 --write) gives per-function peaks, process and load peaks, notification
@@ -46,7 +46,6 @@ ADMIN = {"email": "admin@quiet.local", "password": "quiet-admin-password"}
 WEBHOOK_SECRET = b"whsec_local_dev"  # the local stack's dev-only default
 ADDRESS = {"name": "Soak Tester", "line1": "1 Loopback Way", "city": "Localhost",
            "postal_code": "12700", "country": "DE"}
-MAX_CLIENTS = 16
 
 
 class Receiver:
@@ -208,14 +207,14 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=5.0)
     parser.add_argument("--write", action="store_true", help="write the report to docs/SOAK.md")
     args = parser.parse_args()
-    clients = min(args.clients, MAX_CLIENTS)
+    clients = args.clients
 
     sys.path.insert(0, str(ROOT / "tools"))
     import stack  # noqa: E402
 
     functions = set(stack.template_functions())
-    # As `make dev` runs it (file watching on, its default concurrency),
-    # on ports and a state folder of its own.
+    # As `make dev` runs it (rebuild on change, its default bounds), on
+    # ports and a state folder of its own.
     # Every client here is one address (loopback), far past what a shop
     # allows one address: the per-client budgets are lifted, as the
     # end-to-end suite lifts them.
@@ -267,19 +266,33 @@ def main() -> None:
         )
         stop.set()
         elapsed = time.monotonic() - started
+        fleet = requests.get(base + "/_local/fleet", timeout=30).json()
+        over = {name: (peaks["per_function"].get(name, 0), f["bound"]) for name, f in fleet.items()
+                if peaks["per_function"].get(name, 0) > f["bound"]}
+        bounds = sorted({f["bound"] for f in fleet.values()})
+        # Unneeded instances are stopped after IDLE_AFTER (30 s): count
+        # what is left once that has passed for the last request.
+        time.sleep(float(os.environ.get("IDLE_AFTER", 30)) + 5)
+        after_idle = sum(function_processes(functions).values())
         state = ROOT / STATE
         logs = "".join(
             (state / name).read_text(errors="replace") for name in ("events.log", "watch.log")
             if (state / name).exists()
         )
-        parked = logs.count("parked")
+        parked = logs.count("outbox event parked")
         lines = [
             f"soak: {elapsed:.0f} s, {clients} clients, {sum(soak.statuses.values())} requests "
             f"({dict(sorted(soak.statuses.items()))})",
             f"function processes: {peaks.get('first', 0)} once ready, before traffic; peak "
-            f"{peaks['instances']}, at the end {peaks['last']}; "
+            f"{peaks['instances']}, at the end of traffic {peaks['last']}, "
+            f"{after_idle} once idle ones were stopped; "
             f"all processes: {peaks['processes']}; peak load average: {peaks['load']:.1f} "
             f"on {os.cpu_count()} cores",
+            f"bounds per function: {bounds}; peaks above their bound: {over or 'none'}; "
+            f"requests that waited for an instance: {sum(f['waited'] for f in fleet.values())}, "
+            f"turned away (503): {sum(f['turned_away'] for f in fleet.values())}; "
+            f"instances started {sum(f['started'] for f in fleet.values())}, "
+            f"stopped when idle {sum(f['stopped'] for f in fleet.values())}",
             "peak instances per function: " + ", ".join(
                 f"{name} {count}" for name, count in sorted(peaks["per_function"].items(),
                                                             key=lambda kv: -kv[1])),
@@ -294,12 +307,17 @@ def main() -> None:
         report = "\n".join(lines)
         print(report)
         if args.write:
-            (ROOT / "docs/SOAK.md").write_text(
+            target = ROOT / "docs/SOAK.md"
+            # Earlier runs kept for comparison live under "## Before".
+            kept = ""
+            if target.exists() and "\n## Before" in target.read_text():
+                kept = "\n## Before" + target.read_text().split("\n## Before", 1)[1]
+            target.write_text(
                 "# Soak of the `make dev` stack\n\n"
                 "Written by `make soak` (bench/soak.py): what a few minutes of ordinary traffic\n"
                 "do to the local stack on this machine. Not part of `make test`.\n\n"
                 f"Run {time.strftime('%Y-%m-%d')}, `make soak SOAK_SECONDS={args.seconds:.0f} "
-                f"SOAK_CLIENTS={clients}`:\n\n```\n{report}\n```\n"
+                f"SOAK_CLIENTS={clients}`:\n\n```\n{report}\n```\n" + kept
             )
     finally:
         stop.set()
