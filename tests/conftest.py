@@ -99,8 +99,8 @@ def local_stack(port: int, state_dir: str, table: str, rate_limits: str | None):
         "--state-dir", state_dir,
         "--table", table,
         "--ignore-changes",
-        # Instances stop after 10 s unneeded (make dev: 30 s), so the
-        # suite sees them go (tests/test_fleet.py).
+        # Instances stop after 10 s unneeded (make dev: 30 s), so that
+        # tests/test_fleet.py sees one go without waiting half a minute.
         "--idle-after", "10",
         # The refund tests run the payment provider themselves (PORT + 1).
         "--no-provider",

@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import statistics
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+
+from fleet_probe import Sampler, fleet, parked_outbox_events
+
+# From a payment's 200 to the customer's confirmation: outbox, queue, event
+# source mapping, worker, notification (issue 38's budget).
+ASYNC_BUDGET_SECONDS = 5.0
 
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London",
            "postal_code": "SW1Y 4JH", "country": "GB"}
@@ -124,18 +131,70 @@ def test_cart_needs_a_signed_in_caller(stack):
 
 
 def test_two_hundred_buyers_ten_units(stack, admin_token):
-    """Exactly the stock is sold: 10 orders, 190 clean refusals, no 5xx."""
+    """Exactly the stock is sold: 10 orders, 190 clean refusals, no 5xx.
+    Meanwhile 20 other orders are paid, one every 0.2 s: every function
+    stays within its instance bound (tools/pool.py) and the confirmations
+    keep their budget, p99 under ASYNC_BUDGET_SECONDS from the payment's 200."""
+    bounds = {name: state["bound"] for name, state in fleet(stack).items()}
+    parked_before = parked_outbox_events(stack)
     sku = make_product(stack, admin_token, stock=10)
+    pay_sku = make_product(stack, admin_token, stock=100)
 
     def buyer(_: int) -> str:
         token = stack.new_customer()["tokens"]["access_token"]
         assert put_line(stack.base, token, sku, 1).status_code == 200
         return token
 
+    def payer(_: int) -> list[tuple[str, dict]]:
+        """A regular: five orders placed one after another, paid later."""
+        token = stack.new_customer()["tokens"]["access_token"]
+        orders = []
+        for _ in range(5):
+            assert put_line(stack.base, token, pay_sku, 1).status_code == 200
+            placed = checkout(stack.base, token, str(uuid.uuid4()))
+            assert placed.status_code == 201, placed.text
+            orders.append((token, placed.json()))
+        return orders
+
     with ThreadPoolExecutor(max_workers=32) as pool:
         tokens = list(pool.map(buyer, range(200)))
-    with ThreadPoolExecutor(max_workers=64) as pool:
-        responses = list(pool.map(lambda t: checkout(stack.base, t, str(uuid.uuid4())), tokens))
+        payers = [order for orders in pool.map(payer, range(4)) for order in orders]
+
+    latencies: list[float] = []
+
+    def pay_and_time(entry: tuple[str, dict]) -> None:
+        token, order = entry
+        paid_at = time.monotonic()
+        assert webhook(stack, payment(order)).json()["outcome"] == "paid"
+        while time.monotonic() - paid_at < 30:
+            listed = stack.get("/v1/notifications", headers=auth(token), params={"limit": 100})
+            assert listed.status_code == 200, listed.text
+            if any(n["type"] == "order_confirmation" and n["order_id"] == order["order_id"]
+                   for n in listed.json()["items"]):
+                latencies.append(time.monotonic() - paid_at)
+                return
+            time.sleep(0.1)
+
+    with Sampler(stack) as sampler, ThreadPoolExecutor(max_workers=64) as rush, \
+            ThreadPoolExecutor(max_workers=20) as pay:
+        futures = [rush.submit(checkout, stack.base, t, str(uuid.uuid4())) for t in tokens]
+        paid = []
+        for entry in payers:
+            paid.append(pay.submit(pay_and_time, entry))
+            time.sleep(0.2)
+        responses = [f.result() for f in futures]
+        for future in paid:
+            future.result()
+
+    assert sampler.samples > 10, "the sampler never ran"
+    assert not sampler.over(bounds), f"instances above their bound (peak, bound): {sampler.over(bounds)}"
+    assert sampler.peaks["checkout"] >= 2, "the rush never ran checkouts side by side"
+    assert len(latencies) == len(payers), f"{len(payers) - len(latencies)} confirmations never came"
+    p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
+    print(f"instances: peak {sampler.total_peak} live, checkout {sampler.peaks['checkout']}; "
+          f"confirmation p50 {statistics.median(latencies):.2f} s, p99 {p99:.2f} s")
+    assert p99 < ASYNC_BUDGET_SECONDS, sorted(latencies)
+    assert parked_outbox_events(stack) == parked_before
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 10, 409: 190}, statuses

@@ -46,12 +46,13 @@ tests and `make soak`. Not an API route: API Gateway has no such path.
 
 from __future__ import annotations
 
-import http.client
-import http.server
+import http
 import json
 import os
 import re
 import signal
+import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -277,150 +278,239 @@ def problem(status: int, title: str, detail: str) -> bytes:
     ).encode()
 
 
+class Message:
+    """One HTTP/1.1 message read off a stream: its first line, its header
+    lines as sent, and its body. Parsed by hand: http.server and
+    http.client parse headers with the email package, and at thousands of
+    requests a minute that was most of the stack's CPU."""
+
+    def __init__(self, start: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.start = start
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    def encode(self, skip: frozenset = frozenset()) -> bytes:
+        """As sent on, with a content-length of the body we hold (hop-by-hop
+        headers, and any in `skip`, left out)."""
+        lines = [self.start]
+        for key, value in self.headers:
+            lowered = key.lower()
+            if lowered not in HOP_BY_HOP_BYTES and lowered != b"content-length" and lowered not in skip:
+                lines.append(key + b": " + value)
+        lines.append(b"content-length: " + str(len(self.body)).encode())
+        return b"\r\n".join(lines) + b"\r\n\r\n" + self.body
+
+
+HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
+MAX_HEADER_LINES = 200
+
+
+class BadMessage(Exception):
+    pass
+
+
+def read_message(stream, body_allowed: bool = True, on_expect=None) -> Message | None:
+    """The next message on `stream` (a buffered binary reader); None if the
+    peer closed the connection before one began. `on_expect` is called
+    before the body of a request that asked for `100 Continue`."""
+    start = stream.readline(65537)
+    while start in (b"\r\n", b"\n"):  # stray empty lines between messages
+        start = stream.readline(65537)
+    if not start:
+        return None
+    headers = []
+    while True:
+        line = stream.readline(65537)
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, sep, value = line.partition(b":")
+        if not sep or len(headers) >= MAX_HEADER_LINES:
+            raise BadMessage("malformed header")
+        headers.append((name.strip(), value.strip()))
+    message = Message(start.rstrip(b"\r\n"), headers, b"")
+    if not body_allowed:
+        return message
+    if on_expect is not None and (message.header(b"expect") or b"").lower() == b"100-continue":
+        on_expect()
+    if (message.header(b"transfer-encoding") or b"").lower().endswith(b"chunked"):
+        chunks = []
+        while True:
+            size_line = stream.readline(65537)
+            try:
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                raise BadMessage("malformed chunk") from None
+            if size == 0:
+                while stream.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                break
+            chunks.append(stream.read(size))
+            stream.readline(65537)
+        message.body = b"".join(chunks)
+    else:
+        length = message.header(b"content-length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                raise BadMessage("content-length is not a number") from None
+            if size < 0:
+                raise BadMessage("content-length is negative")
+            message.body = stream.read(size)
+            if len(message.body) != size:
+                raise BadMessage("the body ended early")
+    return message
+
+
 def front(
     fleet: Fleet,
     routes: list[tuple[str, str, str]],
     upstream_port: int,
     port: int,
     timeout: float,
-) -> http.server.ThreadingHTTPServer:
+) -> socketserver.ThreadingTCPServer:
     """The stack's HTTP port: each request is matched to its function,
     held until the fleet has an instance for it, and passed to watch
     (`upstream_port`) unchanged; watch's answer comes back unchanged.
     CORS preflights (OPTIONS) go straight to watch, which answers them;
-    a request no route takes gets 404 here."""
+    a request no route takes gets 404 here. One thread per client
+    connection, with one kept-alive connection to watch of its own."""
     table = route_table(routes)
-    local = threading.local()
 
-    def upstream() -> http.client.HTTPConnection:
-        if getattr(local, "connection", None) is None:
-            local.connection = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=timeout)
-        return local.connection
+    def answer(status: int, content_type: str, body: bytes, extra: bytes = b"") -> bytes:
+        reason = http.HTTPStatus(status).phrase.encode()
+        return (
+            b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\n%scontent-length: %d\r\n\r\n"
+            % (status, reason, content_type.encode(), extra, len(body))
+        ) + body
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def problem_answer(status: int, title: str, detail: str, extra: bytes = b"") -> bytes:
+        return answer(status, "application/problem+json", problem(status, title, detail), extra)
+
+    class Handler(socketserver.StreamRequestHandler):
         # Small answers go out at once, not after the client's delayed ACK.
         disable_nagle_algorithm = True
 
-        def handle_one(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == FLEET_PATH and self.command == "GET":
-                self.answer(200, [("content-type", "application/json")],
-                            json.dumps(fleet.report()).encode())
-                return
-            body = self.read_body()
-            if body is None:
-                return
-            name = function_of(table, self.command, path)
-            if name is None and self.command != "OPTIONS":
+        def setup(self) -> None:
+            super().setup()
+            self.upstream: socket.socket | None = None
+            self.upstream_reader = None
+
+        def finish(self) -> None:
+            self.close_upstream()
+            super().finish()
+
+        def close_upstream(self) -> None:
+            if self.upstream is not None:
+                self.upstream.close()
+                self.upstream = self.upstream_reader = None
+
+        def handle(self) -> None:
+            while True:
+                try:
+                    request = read_message(
+                        self.rfile, on_expect=lambda: self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    )
+                except BadMessage as error:
+                    self.wfile.write(problem_answer(400, "Bad Request", str(error)))
+                    return
+                except OSError:
+                    return
+                if request is None:
+                    return
+                try:
+                    reply, close = self.respond(request)
+                except (OSError, BadMessage) as error:
+                    self.close_upstream()
+                    reply, close = problem_answer(
+                        502, "Bad Gateway", f"the local Lambda service failed: {error!r}"
+                    ), True
+                try:
+                    self.wfile.write(reply)
+                except OSError:
+                    return
+                if close or (request.header(b"connection") or b"").lower() == b"close":
+                    return
+
+        def respond(self, request: Message) -> tuple[bytes, bool]:
+            parts = request.start.split(b" ")
+            if len(parts) != 3:
+                return problem_answer(400, "Bad Request", "malformed request line"), True
+            method = parts[0].decode("latin-1")
+            target = parts[1].decode("latin-1")
+            path = target.split("?", 1)[0]
+            if path == FLEET_PATH and method == "GET":
+                return answer(200, "application/json", json.dumps(fleet.report()).encode()), False
+            name = function_of(table, method, path)
+            if name is None and method != "OPTIONS":
                 # As API Gateway answers a request no route takes. (watch
                 # would hand it to a default function that never comes.)
-                self.answer(404, [("content-type", "application/problem+json")],
-                            problem(404, "Not Found", f"no route for {self.command} {path}"))
-                return
+                return problem_answer(404, "Not Found", f"no route for {method} {path}"), False
             if name is not None and name not in fleet.functions:
-                self.answer(404, [("content-type", "application/problem+json")],
-                            problem(404, "Not Found", f"no function {name}"))
-                return
+                return problem_answer(404, "Not Found", f"no function {name}"), False
             if name is not None and not fleet.acquire(name):
-                self.answer(
-                    503,
-                    [("content-type", "application/problem+json"), ("retry-after", "1")],
-                    problem(503, "Service Unavailable",
-                            f"every instance of {name} stayed busy for "
-                            f"{fleet.deadline:g} s; try again shortly"),
-                )
-                return
+                return problem_answer(
+                    503, "Service Unavailable",
+                    f"every instance of {name} stayed busy for {fleet.deadline:g} s; "
+                    "try again shortly",
+                    b"retry-after: 1\r\n",
+                ), False
             began = time.monotonic()
             try:
-                status, headers, payload = self.forward(body)
+                reply = self.forward(request, head=method == "HEAD")
             finally:
                 if name is not None:
                     fleet.release(name)
             took = time.monotonic() - began
             if took > 1:
-                fleet.log(f"{name}: {self.command} {path} took {took:.1f} s ({status})")
-            self.answer(status, headers, payload)
+                status = reply.start.split(b" ", 2)[1].decode("latin-1")
+                fleet.log(f"{name}: {method} {path} took {took:.1f} s ({status})")
+            head_only = method == "HEAD"
+            if head_only:
+                # A HEAD answer says the length a GET would have had.
+                length = reply.header(b"content-length") or b"0"
+                lines = [reply.start] + [
+                    k + b": " + v for k, v in reply.headers
+                    if k.lower() not in HOP_BY_HOP_BYTES and k.lower() != b"content-length"
+                ] + [b"content-length: " + length]
+                return b"\r\n".join(lines) + b"\r\n\r\n", False
+            return reply.encode(), False
 
-        def read_body(self) -> bytes | None:
-            if "chunked" in self.headers.get("transfer-encoding", "").lower():
-                chunks = []
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass
-                        return b"".join(chunks)
-                    chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
-            try:
-                length = int(self.headers.get("content-length") or 0)
-            except ValueError:
-                self.answer(400, [("content-type", "application/problem+json")],
-                            problem(400, "Bad Request", "content-length is not a number"))
-                return None
-            return self.rfile.read(length) if length > 0 else b""
-
-        def forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-            headers = {
-                name: value for name, value in self.headers.items()
-                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length"
-            }
-            headers["content-length"] = str(len(body))
+        def forward(self, request: Message, head: bool) -> Message:
+            # The body is here already: watch is not asked to continue.
+            payload = request.encode(skip=frozenset({b"expect"}))
             for attempt in (1, 2):
-                connection = upstream()
+                fresh = self.upstream is None
+                if fresh:
+                    self.upstream = socket.create_connection(("127.0.0.1", upstream_port), timeout=timeout)
+                    self.upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self.upstream_reader = self.upstream.makefile("rb")
                 try:
-                    connection.request(self.command, self.path, body=body, headers=headers)
-                    response = connection.getresponse()
-                    payload = response.read()
-                    return response.status, response.getheaders(), payload
-                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                    # A kept-alive connection watch had closed: once more on a
-                    # new one (nothing reached a function on the first).
-                    connection.close()
-                    local.connection = None
-                    if attempt == 2:
+                    self.upstream.sendall(payload)
+                    reply = read_message(self.upstream_reader, body_allowed=not head)
+                    if reply is None:
+                        raise ConnectionResetError("watch closed the connection")
+                except (ConnectionResetError, BrokenPipeError):
+                    self.close_upstream()
+                    # A kept-alive connection watch had closed: once more on
+                    # a new one (nothing reached a function on the first).
+                    if fresh or attempt == 2:
                         raise
-                except Exception:
-                    connection.close()
-                    local.connection = None
-                    raise
+                    continue
+                if (reply.header(b"connection") or b"").lower() == b"close":
+                    self.close_upstream()
+                return reply
             raise AssertionError("unreachable")
 
-        def answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-            self.send_response_only(status)
-            for name, value in headers:
-                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
-                    self.send_header(name, value)
-            self.send_header("content-length", str(len(body)))
-            # Head and body in one write (end_headers would send the head alone).
-            self._headers_buffer.append(b"\r\n")
-            if self.command != "HEAD":
-                self._headers_buffer.append(body)
-            self.wfile.write(b"".join(self._headers_buffer))
-            self._headers_buffer = []
-
-        def handle_request(self) -> None:
-            try:
-                self.handle_one()
-            except (OSError, http.client.HTTPException) as error:
-                try:
-                    self.answer(502, [("content-type", "application/problem+json")],
-                                problem(502, "Bad Gateway", f"the local Lambda service failed: {error!r}"))
-                except OSError:
-                    pass
-
-        def __getattr__(self, name: str):
-            # Every method, TRACE and made-up ones too: watch answers them.
-            if name.startswith("do_"):
-                return self.handle_request
-            raise AttributeError(name)
-
-        def log_message(self, *_args) -> None:
-            pass
-
-    class Server(http.server.ThreadingHTTPServer):
+    class Server(socketserver.ThreadingTCPServer):
         daemon_threads = True
+        allow_reuse_address = True
         # The 200-buyer rush opens hundreds of connections at once.
         request_queue_size = 1024
 
