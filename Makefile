@@ -37,11 +37,12 @@ export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test tools browser lint fmt clippy cfn-lint build-tests tests test-rust test-e2e build bench simulate why load soak audit fuzz
+.PHONY: help dev test check tools browser lint fmt clippy cfn-lint build-tests tests test-rust test-e2e build bench simulate why load soak audit fuzz
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
 	@echo "make test   everything CI runs: fmt, cfn-lint, clippy (in the build), audit, unit, property, integration, end-to-end"
+	@echo "make check  a quick answer while you work: fmt, clippy on the crates you changed, the domain's unit tests"
 	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
 	@echo "make audit  cargo-audit against the RustSec snapshot (part of make test)"
 	@echo "make bench  cold start, memory, instructions and DynamoDB cost of every function -> docs/PERFORMANCE.md"
@@ -83,6 +84,18 @@ browser:
 
 dev: tools
 	@$(PY) tools/stack.py dev
+
+# A developer's quick answer, not CI's (make test is the gate): formatting,
+# clippy with -D warnings and the workspace lints on the crates the
+# uncommitted change touches (tools/changed-crates; every crate when a
+# manifest changed), and the domain's unit tests. Under a minute once warm.
+check:
+	cargo fmt --all -- --check
+	@crates="$$(tools/changed-crates)"; \
+	if [ -n "$${crates// }" ]; then \
+	  echo "cargo clippy $$crates"; cargo clippy --locked $$crates --all-targets -- -D warnings; \
+	else echo "clippy: no crate changed"; fi
+	cargo test --locked --quiet -p quiet-core --lib domain::
 
 # make test compiles the workspace once. clippy-driver (what `cargo clippy`
 # runs in place of rustc) compiles the workspace's own crates, linting them

@@ -1,5 +1,8 @@
 //! The idempotency store against the emulator.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quiet_core::auth::UserId;
 use quiet_core::store::idempotency::{
     Claim, Completion, DynamoIdempotency, IdempotencyStore, Scope, StoredResponse,

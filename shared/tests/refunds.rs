@@ -1,5 +1,8 @@
 //! Refund writes against the emulator, where a race can be staged exactly.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quiet_core::{
     auth::UserId,
     clock,

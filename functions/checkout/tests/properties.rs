@@ -10,6 +10,9 @@
 //! returning stock twice the other. `PROPTEST_CASES` sets the number of
 //! sequences (default 24; each step is a few emulator round trips).
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{HashMap, HashSet};
 
 use lambda_http::{Body, Request};

@@ -2,6 +2,9 @@
 //! allows 5 with a discount code, and it takes 4 with a code and tax too),
 //! counted on the wire against the real emulator, and what a replay costs.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quiet_core::{
     auth::{Role, UserId},
     clock,

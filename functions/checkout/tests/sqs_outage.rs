@@ -2,6 +2,9 @@
 //! order, its event waits in the outbox, and the sweeper delivers it once
 //! SQS is back.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request};

@@ -2,6 +2,9 @@
 //! Removing a line reads the cart and writes it back; removing a line that
 //! is not there only reads. Counted on the wire.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 
 use lambda_http::{Body, Request, RequestExt};

@@ -1,5 +1,8 @@
 //! Expiry against the real emulator, raced by itself and by payments.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use expire_orders::{handle, Deps};

@@ -1,5 +1,8 @@
 //! list-products against the real emulator, through the handler.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 
 use lambda_http::{Body, Request, RequestExt};

@@ -1,6 +1,9 @@
 //! The worker against the real emulator: partial batch failures, poison
 //! messages and redelivery.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{HashMap, HashSet};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};

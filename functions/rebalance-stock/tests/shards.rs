@@ -2,6 +2,9 @@
 //! admin adjustments, the rebalancer and a delete keep the SKU's total
 //! exact, with the units where the layout says.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quiet_core::{
     clock,
     domain::Sku,

@@ -2,6 +2,9 @@
 //! a product.changed event in the outbox (same transaction), and the
 //! indexer turns it into a search log entry of the product as it is now.
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quiet_core::{
     clock,
     events::{Change, Topic},

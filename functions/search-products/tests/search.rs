@@ -2,6 +2,9 @@
 //! index follows the search log, results are read live, and the DynamoDB
 //! calls per search stay at the design's floor (counted on the wire).
 
+// Helpers outside #[test] functions may panic too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 
 use lambda_http::{Body, Request, RequestExt};
