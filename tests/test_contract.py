@@ -146,3 +146,18 @@ def test_the_cursor_key_goes_only_to_functions_that_sign_cursors():
         if "cursor_key" in path.read_text()
     }
     assert holders == signers
+
+
+def test_the_architecture_page_names_everything_the_template_deploys():
+    """docs/ARCHITECTURE.md is the newcomer's map: every function, queue,
+    schedule and table the template deploys appears on it by name."""
+    import re
+
+    page = (ROOT / "docs/ARCHITECTURE.md").read_text()
+    template = stack.load_template()
+    names = set(stack.template_functions())
+    names |= set(stack.resources_of(template, "AWS::SQS::Queue"))
+    names |= set(stack.resources_of(template, "AWS::DynamoDB::Table"))
+    names |= set(stack.resources_of(template, "AWS::CloudWatch::Alarm"))
+    missing = sorted(n for n in names if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", page))
+    assert not missing, f"docs/ARCHITECTURE.md does not name: {missing}"
