@@ -13,22 +13,27 @@ import requests
 
 
 def live_instances(stack) -> Counter[str]:
-    """Live processes of this stack's functions, per function."""
+    """Live instances of this stack's functions, per function. An instance
+    is a session of its own (the pool starts each with setsid), so it is
+    counted once however many processes it briefly has while it starts
+    (a shell, a build)."""
     marker = f"QUIET_FUNCTION_ENV={(stack.state / 'function-env').resolve()}".encode()
-    counts: Counter[str] = Counter()
+    sessions: dict[str, set[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
+            # "pid (comm) state ppid pgrp session ...": comm may hold spaces.
+            session = int((entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[3])
+        except (OSError, ValueError, IndexError):
             continue  # gone, or not ours to read
         if marker not in environ:
             continue
         for variable in environ:
             if variable.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
-                counts[variable.split(b"=", 1)[1].decode()] += 1
-    return counts
+                sessions.setdefault(variable.split(b"=", 1)[1].decode(), set()).add(session)
+    return Counter({name: len(ids) for name, ids in sessions.items()})
 
 
 def fleet(stack) -> dict:
