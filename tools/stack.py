@@ -727,20 +727,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def function_setting(props: dict, name: str, default: int) -> int:
-    """A function's setting (Timeout, MemorySize), else the template's
-    Globals, else Lambda's default."""
-    if name in props:
-        return int(props[name])
-    return int(load_template().get("Globals", {}).get("Function", {}).get(name, default))
-
-
-def memory_size(props: dict) -> int:
-    return function_setting(props, "MemorySize", 128)
+def function_settings(name: str, default: int) -> dict[str, int]:
+    """Each function's setting (Timeout, MemorySize): its own, else the
+    template's Globals, else Lambda's default. One read of the template."""
+    template = load_template()
+    fallback = template.get("Globals", {}).get("Function", {}).get(name, default)
+    return {
+        Path(props["CodeUri"]).name: int(props.get(name, fallback))
+        for props in resources_of(template, "AWS::Serverless::Function").values()
+    }
 
 
 def longest_timeout() -> int:
-    return max(function_setting(props, "Timeout", 3) for props in template_functions().values())
+    return max(function_settings("Timeout", 3).values())
 
 
 # What a rebuild depends on (tools/watch-cargo checks the same).
@@ -1036,6 +1035,7 @@ class Stack:
         instance_log = open(self.state / "watch.log", "ab")
         fleet_log = open(self.state / "fleet.log", "a", buffering=1)
         argv = {name: [str(ROOT / "tools" / "watch-cargo"), "run", "--bin", name] for name in functions}
+        memory = function_settings("MemorySize", 128)
         envs = {
             name: dict(
                 env,
@@ -1043,9 +1043,9 @@ class Stack:
                 AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{watch_port}/.rt/{name}",
                 AWS_LAMBDA_FUNCTION_NAME=name,
                 AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-                AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory_size(props)),
+                AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory[name]),
             )
-            for name, props in functions.items()
+            for name in functions
         }
 
         def spawn(name: str) -> subprocess.Popen:
@@ -1062,12 +1062,11 @@ class Stack:
         threading.Thread(target=fleet.keep, daemon=True, name="fleet-keeper").start()
         return fleet
 
-    def serve_front(self, watch_port: int) -> None:
+    def serve_front(self, watch_port: int, timeout: int) -> None:
         from pool import front
 
-        self.front = front(
-            self.fleet, routes(), watch_port, self.args.port, timeout=longest_timeout() + 30
-        )
+        # Longer than watch's own timeout, so watch answers first.
+        self.front = front(self.fleet, routes(), watch_port, self.args.port, timeout=timeout + 30)
         threading.Thread(target=self.front.serve_forever, daemon=True, name="front").start()
 
     def function_env(self, endpoint: str) -> dict[str, str]:
@@ -1108,6 +1107,7 @@ class Stack:
         # from a stand-in manifest: it builds nothing, so it needs only the
         # router (and no file watcher or `cargo metadata` over the repo).
         router = self.state / "router"
+        timeout = longest_timeout()
         watch = [
             "cargo-lambda", "lambda", "watch", "--only-lambda-apis",
             "--invoke-address", "127.0.0.1",
@@ -1115,12 +1115,12 @@ class Stack:
             "--manifest-path", str(router_manifest(router)),
             # A function that never answers fails its invocation, as its
             # timeout would deployed (the longest in the template).
-            "--timeout", str(longest_timeout()),
+            "--timeout", str(timeout),
         ]
         log(f"starting cargo lambda watch (log: {self.state.relative_to(ROOT)}/watch.log)")
         # Function logs (JSON lines, one per request) land in watch.log too.
         watcher = self.spawn(watch, "watch.log", env=env, cwd=router)
-        self.serve_front(watch_port)
+        self.serve_front(watch_port, timeout)
         if not args.ignore_changes:
             threading.Thread(
                 target=rebuild_on_change, args=(self.fleet, env, self.stopping),
