@@ -95,7 +95,7 @@ check:
 	if [ -n "$${crates// }" ]; then \
 	  echo "cargo clippy $$crates"; cargo clippy --locked $$crates --all-targets -- -D warnings; \
 	else echo "clippy: no crate changed"; fi
-	cargo test --locked --quiet -p quiet-core --lib domain::
+	cargo test --locked --quiet -p quiet-support -p quiet-domain
 
 # make test compiles the workspace once. clippy-driver (what `cargo clippy`
 # runs in place of rustc) compiles the workspace's own crates, linting them

@@ -190,19 +190,19 @@ pub fn https_client(trust: Trust) -> aws_sdk_dynamodb::config::SharedHttpClient 
         .build_https()
 }
 
-impl CursorKey {
-    /// `CURSOR_SECRET`: the page-cursor signing key (32+ bytes).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env)
-    }
+/// `CURSOR_SECRET`: the page-cursor signing key (32+ bytes).
+pub fn cursor_key() -> Result<CursorKey, ConfigError> {
+    cursor_key_from_lookup(env)
+}
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        const NAME: &str = "CURSOR_SECRET";
-        Self::from_secret(&required(&get, NAME)?).map_err(|reason| ConfigError::Invalid {
-            name: NAME,
-            reason: reason.to_string(),
-        })
-    }
+pub fn cursor_key_from_lookup(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<CursorKey, ConfigError> {
+    const NAME: &str = "CURSOR_SECRET";
+    CursorKey::from_secret(&required(&get, NAME)?).map_err(|reason| ConfigError::Invalid {
+        name: NAME,
+        reason: reason.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn rejects_a_short_cursor_secret() {
-        let err = CursorKey::from_lookup(env(&[("CURSOR_SECRET", "short")])).err();
+        let err = cursor_key_from_lookup(env(&[("CURSOR_SECRET", "short")])).err();
         assert!(err.is_some_and(|e| e.to_string().contains("CURSOR_SECRET")));
     }
 }

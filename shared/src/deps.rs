@@ -280,7 +280,7 @@ impl<D> Paging<D> {
     pub fn from_env(deps: D) -> Result<Self, crate::config::ConfigError> {
         Ok(Self {
             deps,
-            cursor_key: CursorKey::from_env()?,
+            cursor_key: crate::config::cursor_key()?,
         })
     }
 }

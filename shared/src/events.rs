@@ -16,105 +16,39 @@ use serde::{Deserialize, Serialize};
 use crate::auth::UserId;
 use crate::domain::{refund::RefundId, OrderId, OrderStatus, Sku};
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut random = [0u8; N];
-    // The OS RNG failing is not recoverable, and never input-driven.
-    getrandom::fill(&mut random).unwrap_or_else(|err| panic!("OS random source failed: {err}"));
-    random
-}
+use quiet_support::id::time_ordered_id_at;
+use quiet_support::id_type;
 
-/// `<prefix>` and 32 lowercase hex digits (128 random bits).
-fn random_id(prefix: &str) -> String {
-    format!("{prefix}{}", crate::auth::hex(&random::<16>()))
-}
-
-/// `<prefix>` and 32 lowercase hex digits: 48 bits of epoch milliseconds,
-/// then 80 random bits (the layout of a UUIDv7), so ids sort by creation
-/// time to the millisecond.
-fn time_ordered_id(prefix: &str) -> String {
-    time_ordered_id_at(prefix, crate::clock::now_ms())
-}
-
-fn time_ordered_id_at(prefix: &str, ms: u64) -> String {
-    let ms = ms & 0xffff_ffff_ffff;
-    format!("{prefix}{ms:012x}{}", crate::auth::hex(&random::<10>()))
-}
-
-fn is_random_id(text: &str, prefix: &str) -> bool {
-    text.strip_prefix(prefix).is_some_and(|hex| {
-        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
-}
-
-macro_rules! random_id_type {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $generate:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn generate() -> Self {
-                Self($generate($prefix))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                if is_random_id(&value, $prefix) {
-                    Ok(Self(value))
-                } else {
-                    Err(concat!("must be ", $prefix, " and 32 lowercase hex digits").into())
-                }
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-random_id_type!(
+id_type!(
     /// An event id: `evt_` and 32 hex digits, time-ordered. Consumers
     /// deduplicate by it.
     EventId,
     "evt_",
-    time_ordered_id
+    time_ordered_id,
+    "must be evt_ and 32 lowercase hex digits"
 );
-random_id_type!(
+id_type!(
     /// A report job id: `rpt_` and 32 hex digits.
     JobId,
     "rpt_",
-    random_id
+    random_id,
+    "must be rpt_ and 32 lowercase hex digits"
 );
-random_id_type!(
+id_type!(
     /// An account erasure: `era_` and 32 hex digits. Unguessable, so its
     /// status can be shown to whoever holds it without signing in (the
     /// account it erased can no longer sign in).
     ErasureId,
     "era_",
-    random_id
+    random_id,
+    "must be era_ and 32 lowercase hex digits"
 );
-random_id_type!(
+id_type!(
     /// A merchant's webhook endpoint: `whep_` and 32 hex digits.
     EndpointId,
     "whep_",
-    random_id
+    random_id,
+    "must be whep_ and 32 lowercase hex digits"
 );
 
 /// The queue a change travels on; one consumer per topic.

@@ -9,7 +9,7 @@
 //! hands its effect, not yet started, to [`once`]:
 //!
 //! ```ignore
-//! idempotent::once(store, &req, Scope::user(&admin.id), "products", &[], create(deps, &new)).await
+//! idempotent::once(store, &req, KeyScope::user(&admin.id), "products", &[], create(deps, &new)).await
 //! ```
 //!
 //! which stores the response right after the effect: right for an effect
@@ -22,10 +22,11 @@ use lambda_http::{
     Body, Request, Response,
 };
 
-use crate::auth::{sha256_hex, UserId};
+use crate::domain::UserId;
 use crate::http::{stored_json, IDEMPOTENCY_KEY};
-use crate::store::{Claim, Completion, IdempotencyStore, Scope, StoredResponse};
+use crate::store::{Claim, Completion, IdempotencyStore, KeyScope, StoredResponse};
 use crate::ApiError;
+use quiet_support::encoding::sha256_hex;
 
 /// The headers a replay carries besides the body (the ones clients follow).
 const KEPT_HEADERS: [HeaderName; 2] = [header::ETAG, header::LOCATION];
@@ -33,7 +34,7 @@ const KEPT_HEADERS: [HeaderName; 2] = [header::ETAG, header::LOCATION];
 /// A claimed key: the right to run the effect and store its response.
 #[derive(Debug)]
 pub struct Ticket {
-    scope: Scope,
+    scope: KeyScope,
     key_hash: String,
     lease: String,
 }
@@ -116,7 +117,7 @@ pub fn fingerprint(req: &Request, omit: &[&str]) -> String {
 pub async fn once<I, F>(
     store: &I,
     req: &Request,
-    scope: Scope,
+    scope: KeyScope,
     route: &str,
     omit: &[&str],
     effect: F,
@@ -136,7 +137,7 @@ where
 pub async fn begin<I: IdempotencyStore>(
     store: &I,
     req: &Request,
-    scope: Scope,
+    scope: KeyScope,
     route: &str,
     fingerprint: &str,
 ) -> Result<Begin<Option<Ticket>>, ApiError> {
@@ -155,7 +156,7 @@ pub async fn begin<I: IdempotencyStore>(
 pub async fn begin_required<I: IdempotencyStore>(
     store: &I,
     req: &Request,
-    scope: Scope,
+    scope: KeyScope,
     route: &str,
     fingerprint: &str,
 ) -> Result<Begin<Ticket>, ApiError> {
@@ -175,7 +176,7 @@ fn key_hash(route: &str, key: &str) -> String {
 
 async fn claim<I: IdempotencyStore>(
     store: &I,
-    scope: Scope,
+    scope: KeyScope,
     key_hash: String,
     fingerprint: &str,
 ) -> Result<Begin<Ticket>, ApiError> {

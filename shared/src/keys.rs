@@ -191,7 +191,7 @@ pub mod account {
         single(
             format!(
                 "LOGINFAIL#{}",
-                crate::auth::sha256_hex(email.as_str().as_bytes())
+                quiet_support::encoding::sha256_hex(email.as_str().as_bytes())
             ),
             "LOGINFAIL",
         )
@@ -508,7 +508,8 @@ pub mod rate {
 
 pub mod idempotency {
     use super::*;
-    use crate::auth::{sha256_hex, Email, UserId};
+    use crate::domain::{Email, UserId};
+    use quiet_support::encoding::sha256_hex;
 
     /// A signed-in caller's keys live beside its profile.
     pub fn user_scope(user: &UserId) -> String {

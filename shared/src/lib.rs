@@ -20,10 +20,8 @@
 //! - [`worker`]: the edge every SQS and scheduled worker shares.
 
 pub mod auth;
-pub mod clock;
 pub mod config;
 pub mod deps;
-pub mod domain;
 pub mod error;
 pub mod events;
 pub mod http;
@@ -38,6 +36,9 @@ pub mod store;
 pub mod telemetry;
 pub mod webhooks;
 pub mod worker;
+
+pub use quiet_domain as domain;
+pub use quiet_support::clock;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -81,7 +81,7 @@ impl SignedWebhooks {
         mac.update(format!("{timestamp}.").as_bytes());
         mac.update(body);
         let digest = mac.finalize().into_bytes();
-        format!("t={timestamp},v1={}", crate::auth::hex(&digest))
+        format!("t={timestamp},v1={}", quiet_support::encoding::hex(&digest))
     }
 }
 
@@ -152,7 +152,7 @@ impl PaymentEventType {
 pub struct PaymentEvent {
     /// The provider's event id; a repeated id is a no-op.
     #[schema(value_type = String, pattern = "^evt_[A-Za-z0-9_]{1,100}$")]
-    pub id: EventId,
+    pub id: ProviderEventId,
     #[serde(rename = "type")]
     pub kind: PaymentEventType,
     pub order_id: OrderId,
@@ -172,15 +172,15 @@ pub struct PaymentEvent {
 /// A provider event id: `evt_` and up to 100 more characters of [A-Za-z0-9_].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct EventId(String);
+pub struct ProviderEventId(String);
 
-impl EventId {
+impl ProviderEventId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-impl TryFrom<String> for EventId {
+impl TryFrom<String> for ProviderEventId {
     type Error = String;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {

@@ -44,9 +44,7 @@ const SECRET_PREFIX: &str = "whsec_";
 
 impl Secret {
     pub fn generate() -> Self {
-        let mut key = [0u8; 24];
-        // The OS RNG failing is not recoverable, and never input-driven.
-        getrandom::fill(&mut key).unwrap_or_else(|err| panic!("OS random source failed: {err}"));
+        let key = quiet_support::id::random_bytes::<24>();
         Self(format!("{SECRET_PREFIX}{}", STANDARD.encode(key)))
     }
 

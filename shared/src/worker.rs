@@ -117,16 +117,16 @@ impl DeadLetters for DeadLetterQueue {
     }
 }
 
-/// Facts about one delivery of a message.
+/// What the queue says about this receipt of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
+pub struct Receipt {
     /// 1 on the first delivery; [`MAX_RECEIVES`] on the last before the DLQ.
     pub receive_count: u32,
     /// For a handler that sets its own retry delay (`ChangeMessageVisibility`).
     pub receipt_handle: String,
 }
 
-impl Delivery {
+impl Receipt {
     pub fn is_last(&self) -> bool {
         self.receive_count >= MAX_RECEIVES
     }
@@ -135,7 +135,7 @@ impl Delivery {
 /// Serves an SQS-triggered worker until the process ends.
 pub async fn run_sqs<H, Fut>(handler: H) -> Result<(), lambda_runtime::Error>
 where
-    H: Fn(Event, Delivery) -> Fut,
+    H: Fn(Event, Receipt) -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
 {
     let handler = &handler;
@@ -159,7 +159,7 @@ pub async fn process_batch<H, Fut, D>(
     dead_letters: &D,
 ) -> Result<SqsBatchResponse, WorkerError>
 where
-    H: Fn(Event, Delivery) -> Fut,
+    H: Fn(Event, Receipt) -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
     D: DeadLetters,
 {
@@ -172,7 +172,7 @@ where
             .and_then(|attribute| attribute.string_value.clone())
             .filter(|value| !value.is_empty())
             .unwrap_or_else(|| id.clone());
-        let delivery = Delivery {
+        let delivery = Receipt {
             receive_count: message
                 .attributes
                 .get("ApproximateReceiveCount")
@@ -208,13 +208,13 @@ where
 
 async fn apply<H, Fut, D>(
     message: SqsMessage,
-    delivery: Delivery,
+    delivery: Receipt,
     last: bool,
     handler: &H,
     dead_letters: &D,
 ) -> Result<(), ()>
 where
-    H: Fn(Event, Delivery) -> Fut,
+    H: Fn(Event, Receipt) -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
     D: DeadLetters,
 {

@@ -5,7 +5,7 @@
 
 use quiet_core::auth::UserId;
 use quiet_core::store::idempotency::{
-    Claim, Completion, DynamoIdempotency, IdempotencyStore, Scope, StoredResponse,
+    Claim, Completion, DynamoIdempotency, IdempotencyStore, KeyScope, StoredResponse,
 };
 
 fn store() -> DynamoIdempotency {
@@ -13,8 +13,8 @@ fn store() -> DynamoIdempotency {
 }
 
 /// A new key in a new scope, claimed: (scope, key hash, lease).
-async fn claimed(store: &DynamoIdempotency) -> (Scope, String, String) {
-    let scope = Scope::user(&UserId::generate());
+async fn claimed(store: &DynamoIdempotency) -> (KeyScope, String, String) {
+    let scope = KeyScope::user(&UserId::generate());
     let key_hash = testkit::unique("key");
     let claim = store
         .claim(&scope, &key_hash, "body-hash", quiet_core::clock::now())

@@ -12,8 +12,8 @@ use quiet_core::{
     },
     payments::PaymentEvent,
     store::{
-        idempotency::Claim, Completion, DynamoIdempotency, DynamoOrders, IdempotencyStore, Order,
-        OrderStore, PaymentOutcome, RefundCommit, Scope, StoredResponse,
+        idempotency::Claim, Completion, DynamoIdempotency, DynamoOrders, IdempotencyStore,
+        KeyScope, Order, OrderStore, PaymentOutcome, RefundCommit, StoredResponse,
     },
 };
 
@@ -73,7 +73,7 @@ async fn refund_from(order: &Order) -> RefundCommit {
     .expect("plan");
     let refund = plan.refund(request.reason.clone(), &clock::now_rfc3339());
     let idempotency = DynamoIdempotency::new(testkit::dynamodb(), testkit::table());
-    let scope = Scope::user(&UserId::generate());
+    let scope = KeyScope::user(&UserId::generate());
     let key_hash = testkit::unique("key");
     let Claim::Claimed { lease } = idempotency
         .claim(&scope, &key_hash, "body", clock::now())

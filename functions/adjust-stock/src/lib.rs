@@ -17,7 +17,7 @@ use quiet_core::{
     http::{json, json_body, sku_param},
     idempotent::{self, Begin, Ticket},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{ProductStore, Scope, StockChange, StockDelta, StoreError},
+    store::{KeyScope, ProductStore, StockChange, StockDelta, StoreError},
     ApiError,
 };
 
@@ -69,7 +69,7 @@ pub async fn handler<P: ProductStore>(
     match idempotent::begin(
         &deps.idempotency,
         &req,
-        Scope::user(&admin.id),
+        KeyScope::user(&admin.id),
         "stock",
         &idempotent::fingerprint(&req, &[]),
     )

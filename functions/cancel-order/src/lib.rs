@@ -13,7 +13,7 @@ use quiet_core::{
     http::{json, no_store, order_id_param},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{OrderStore, Scope, StoreError},
+    store::{KeyScope, OrderStore, StoreError},
     ApiError,
 };
 
@@ -54,7 +54,7 @@ pub async fn handler<O: OrderStore>(
     idempotent::once(
         &deps.idempotency,
         &req,
-        Scope::user(&user.id),
+        KeyScope::user(&user.id),
         "cancel",
         &[],
         cancelled,

@@ -38,7 +38,7 @@ use quiet_core::{
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{
-        CartStore, CheckoutStore, Commit, LineTake, Order, PricingStore, Promotion, Scope,
+        CartStore, CheckoutStore, Commit, KeyScope, LineTake, Order, PricingStore, Promotion,
         StoreError, StoredResponse,
     },
     ApiError,
@@ -84,7 +84,7 @@ pub async fn handler<K: CheckoutStore, C: CartStore, L: PricingStore>(
     let ticket = match idempotent::begin_required(
         &deps.checkout,
         &req,
-        Scope::user(&user.id),
+        KeyScope::user(&user.id),
         "checkout",
         &canonical,
     )

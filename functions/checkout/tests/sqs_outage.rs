@@ -18,7 +18,7 @@ use quiet_core::{
         Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoNotifications, DynamoOrders,
         DynamoOutbox, DynamoPricing, OutboxStore, ProductStore,
     },
-    worker::Delivery,
+    worker::Receipt,
 };
 
 fn checkout_request(token: &str) -> Request {
@@ -142,7 +142,7 @@ async fn checkout_succeeds_while_sqs_is_down_and_the_sweeper_delivers_later() {
     notifications_worker::handle(
         &worker,
         event,
-        Delivery {
+        Receipt {
             receive_count: 1,
             receipt_handle: String::new(),
         },

@@ -13,7 +13,7 @@ use quiet_core::{
     http::{json, json_body},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{NewProduct, ProductStore, Scope, StoreError},
+    store::{KeyScope, NewProduct, ProductStore, StoreError},
     ApiError,
 };
 
@@ -42,7 +42,7 @@ pub async fn handler<P: ProductStore>(
     let admin = authenticate(&req, &deps.verifier)?;
     admin.require(Role::Admin)?;
     let new: NewProduct = json_body(&req)?;
-    let scope = Scope::user(&admin.id);
+    let scope = KeyScope::user(&admin.id);
     idempotent::once(
         &deps.idempotency,
         &req,

@@ -16,7 +16,7 @@ use quiet_core::{
     http::{json_body, json_with_etag},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{PromotionStore, Scope, StoreError},
+    store::{KeyScope, PromotionStore, StoreError},
     ApiError,
 };
 
@@ -47,7 +47,7 @@ pub async fn handler<R: PromotionStore>(
     let new: Rules = json_body(&req)?;
     new.check()
         .map_err(|(field, message)| ApiError::validation(field, message))?;
-    let scope = Scope::user(&admin.id);
+    let scope = KeyScope::user(&admin.id);
     idempotent::once(
         &deps.idempotency,
         &req,

@@ -21,14 +21,16 @@ use quiet_core::{
     clock,
     deps::RefundAdmin,
     domain::{
-        refund::{self, Refund, RefundRequest, Refundable, Refusal},
+        refund::{self, Refund, RefundRefusal, RefundRequest, Refundable},
         OrderId, OrderStatus,
     },
     http::{idempotency_key, json_body, order_id_param},
     idempotent::{self, Begin, Ticket},
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{IdempotencyStore, Order, OrderStore, RefundCommit, Scope, StoreError, StoredResponse},
+    store::{
+        IdempotencyStore, KeyScope, Order, OrderStore, RefundCommit, StoreError, StoredResponse,
+    },
     ApiError,
 };
 use serde::Serialize;
@@ -77,7 +79,7 @@ pub async fn handler<O: OrderStore, I: IdempotencyStore>(
     let ticket = match idempotent::begin_required(
         &deps.idempotency,
         &req,
-        Scope::user(&admin.id),
+        KeyScope::user(&admin.id),
         "refunds",
         &canonical,
     )
@@ -169,7 +171,7 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
     ))
 }
 
-fn refused(refusal: Refusal) -> ApiError {
+fn refused(refusal: RefundRefusal) -> ApiError {
     match refusal.field() {
         Some(field) => ApiError::validation(field, refusal.to_string()),
         None => ApiError::Conflict(refusal.to_string()),

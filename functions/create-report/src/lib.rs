@@ -20,7 +20,7 @@ use quiet_core::{
     http::{json, json_body, no_store},
     idempotent::{self, Begin},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{DynamoIdempotency, IdempotencyStore, Report, ReportStatus, ReportStore, Scope},
+    store::{DynamoIdempotency, IdempotencyStore, KeyScope, Report, ReportStatus, ReportStore},
     ApiError,
 };
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,7 @@ pub async fn handler<R: ReportStore, I: IdempotencyStore>(
     let ticket = match idempotent::begin(
         &deps.idempotency,
         &req,
-        Scope::user(&caller.id),
+        KeyScope::user(&caller.id),
         "reports",
         &idempotent::fingerprint(&req, &[]),
     )

@@ -22,7 +22,7 @@ use quiet_core::{
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{
         webhooks::{CreatedEndpoint, Endpoint},
-        Scope, StoreError, WebhookStore,
+        KeyScope, StoreError, WebhookStore,
     },
     webhooks::{EventTypes, Secret},
     ApiError,
@@ -88,7 +88,7 @@ pub async fn handler<W: WebhookStore>(
     let ticket = match idempotent::begin(
         &deps.idempotency,
         &req,
-        Scope::user(&admin.id),
+        KeyScope::user(&admin.id),
         "webhook-endpoints",
         &idempotent::fingerprint(&req, &[]),
     )

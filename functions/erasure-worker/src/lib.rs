@@ -10,7 +10,7 @@ use quiet_core::{
     events::{Change, Event, Topic},
     keys,
     store::{ErasureStore, OutboxStore},
-    worker::{Delivery, WorkerError},
+    worker::{Receipt, WorkerError},
 };
 
 pub struct Deps<E, X> {
@@ -21,7 +21,7 @@ pub struct Deps<E, X> {
 pub async fn handle<E: ErasureStore, X: OutboxStore>(
     deps: &Deps<E, X>,
     event: Event,
-    _delivery: Delivery,
+    _delivery: Receipt,
 ) -> Result<(), WorkerError> {
     let Change::AccountErased {
         erasure_id,

@@ -1,5 +1,5 @@
 use list_notifications::{handler, Deps};
-use quiet_core::{auth::keys, domain::CursorKey, store::DynamoNotifications, Config};
+use quiet_core::{auth::keys, store::DynamoNotifications, Config};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = Deps {
         notifications: DynamoNotifications::new(config.dynamodb(), &config.table_name),
         verifier: keys::verifier_from_env()?,
-        cursor_key: CursorKey::from_env()?,
+        cursor_key: quiet_core::config::cursor_key()?,
     };
     quiet_core::http::run(|req| handler(&deps, req)).await
 }

@@ -1,5 +1,5 @@
 use list_products::{handler, Deps};
-use quiet_core::{domain::CursorKey, store::DynamoProducts, Config};
+use quiet_core::{store::DynamoProducts, Config};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -7,7 +7,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let deps = Deps {
         store: DynamoProducts::new(config.dynamodb(), &config.table_name),
-        cursor_key: CursorKey::from_env()?,
+        cursor_key: quiet_core::config::cursor_key()?,
     };
     quiet_core::http::run_public(|req| handler(&deps, req)).await
 }

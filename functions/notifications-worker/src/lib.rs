@@ -15,7 +15,7 @@ use quiet_core::{
     domain::Total,
     events::{Change, Event, OrderRef, Topic},
     store::{Notification, NotificationKind, NotificationStore, Order, OrderStore, OutboxStore},
-    worker::{Delivery, WorkerError},
+    worker::{Receipt, WorkerError},
 };
 
 pub struct Deps<O, N, X> {
@@ -27,7 +27,7 @@ pub struct Deps<O, N, X> {
 pub async fn handle<O: OrderStore, N: NotificationStore, X: OutboxStore>(
     deps: &Deps<O, N, X>,
     event: Event,
-    _delivery: Delivery,
+    _delivery: Receipt,
 ) -> Result<(), WorkerError> {
     let (kind, order_ref) = match &event.change {
         Change::OrderPlaced(_) => (None, None),

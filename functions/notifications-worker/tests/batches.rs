@@ -15,7 +15,7 @@ use quiet_core::{
         DynamoNotifications, DynamoOrders, DynamoOutbox, NotificationStore, Order, OrderStore,
         OutboxStore,
     },
-    worker::{process_batch, DeadLetterQueue, DeadLetters, Delivery, WorkerError},
+    worker::{process_batch, DeadLetterQueue, DeadLetters, Receipt, WorkerError},
 };
 
 fn deps() -> Deps<DynamoOrders, DynamoNotifications, DynamoOutbox> {
@@ -148,7 +148,7 @@ fn dead_letters(url: &str) -> DeadLetterQueue {
 /// visibility timeout passes, until SQS moves them to the DLQ.
 async fn drain<H, Fut>(queue: &str, dlq: &str, handler: &H) -> HashMap<String, u32>
 where
-    H: Fn(Event, Delivery) -> Fut,
+    H: Fn(Event, Receipt) -> Fut,
     Fut: std::future::Future<Output = Result<(), WorkerError>>,
 {
     use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -289,7 +289,7 @@ async fn applying_an_event_acknowledges_it_in_the_outbox() {
     handle(
         &deps,
         placed.clone(),
-        Delivery {
+        Receipt {
             receive_count: 1,
             receipt_handle: String::new(),
         },
@@ -313,7 +313,7 @@ async fn applying_an_event_acknowledges_it_in_the_outbox() {
     handle(
         &deps,
         placed,
-        Delivery {
+        Receipt {
             receive_count: 2,
             receipt_handle: String::new(),
         },

@@ -21,7 +21,7 @@ use quiet_core::{
     events::{Change, Event, Topic},
     payments::{GatewayError, RefundGateway, RefundSubmission, SignedWebhooks},
     store::{OrderStore, OutboxStore, RefundCommit},
-    worker::{Delivery, WorkerError},
+    worker::{Receipt, WorkerError},
 };
 
 pub struct Deps<O, X, G> {
@@ -36,7 +36,7 @@ const ATTEMPTS: usize = 5;
 pub async fn handle<O: OrderStore, X: OutboxStore, G: RefundGateway>(
     deps: &Deps<O, X, G>,
     event: Event,
-    _delivery: Delivery,
+    _delivery: Receipt,
 ) -> Result<(), WorkerError> {
     let Change::RefundRequested(wanted) = &event.change else {
         return Err(WorkerError::Malformed(format!(

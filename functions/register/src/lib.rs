@@ -18,7 +18,7 @@ use quiet_core::{
     http::{json, json_body},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{users::UserName, IdempotencyStore, Scope, StoreError, User, UserStore},
+    store::{users::UserName, IdempotencyStore, KeyScope, StoreError, User, UserStore},
     ApiError,
 };
 use serde::Deserialize;
@@ -54,7 +54,7 @@ pub async fn handler<U: UserStore, I: IdempotencyStore>(
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: Registration = json_body(&req)?;
-    let scope = Scope::registering(&body.email);
+    let scope = KeyScope::registering(&body.email);
     idempotent::once(
         idempotency,
         &req,

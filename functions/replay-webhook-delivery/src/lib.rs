@@ -14,7 +14,7 @@ use quiet_core::{
     http::{delivery_id_param, endpoint_id_param, json},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{Scope, StoreError, WebhookStore},
+    store::{KeyScope, StoreError, WebhookStore},
     ApiError,
 };
 
@@ -52,7 +52,7 @@ pub async fn handler<W: WebhookStore>(
     idempotent::once(
         &deps.idempotency,
         &req,
-        Scope::user(&admin.id),
+        KeyScope::user(&admin.id),
         &route,
         &[],
         replay(deps, &endpoint, &delivery),

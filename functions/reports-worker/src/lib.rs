@@ -12,7 +12,7 @@ use quiet_core::{
     domain::OrderStatus,
     events::{Change, Event, Topic},
     store::{OrderStore, OutboxStore, ReportStore, ReportSummary},
-    worker::{Delivery, WorkerError},
+    worker::{Receipt, WorkerError},
 };
 
 pub struct Deps<O, R, X> {
@@ -34,7 +34,7 @@ const REVENUE: [OrderStatus; 4] = [
 pub async fn handle<O: OrderStore, R: ReportStore, X: OutboxStore>(
     deps: &Deps<O, R, X>,
     event: Event,
-    delivery: Delivery,
+    delivery: Receipt,
 ) -> Result<(), WorkerError> {
     let Change::ReportRequested { job_id } = &event.change else {
         return Err(WorkerError::Malformed(format!(

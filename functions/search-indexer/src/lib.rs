@@ -10,7 +10,7 @@ use quiet_core::{
     clock,
     events::{Change, Event, Topic},
     store::{LogEntry, OutboxStore, ProductStore, SearchDoc, SearchLog},
-    worker::{Delivery, WorkerError},
+    worker::{Receipt, WorkerError},
 };
 
 pub struct Deps<P, L, X> {
@@ -22,7 +22,7 @@ pub struct Deps<P, L, X> {
 pub async fn handle<P: ProductStore, L: SearchLog, X: OutboxStore>(
     deps: &Deps<P, L, X>,
     event: Event,
-    _delivery: Delivery,
+    _delivery: Receipt,
 ) -> Result<(), WorkerError> {
     let Change::ProductChanged { sku } = &event.change else {
         return Err(WorkerError::Malformed(format!(

@@ -9,7 +9,7 @@ use quiet_core::{
     clock,
     events::{Change, Topic},
     store::{DynamoOutbox, DynamoSearchLog, OutboxStore, ProductPatch, ProductStore, SearchLog},
-    worker::Delivery,
+    worker::Receipt,
 };
 use search_indexer::{handle, Deps};
 
@@ -25,8 +25,8 @@ async fn pending_for(outbox: &DynamoOutbox, sku: &str) -> Vec<quiet_core::events
         .collect()
 }
 
-fn first() -> Delivery {
-    Delivery {
+fn first() -> Receipt {
+    Receipt {
         receive_count: 1,
         receipt_handle: "test".into(),
     }

@@ -1,5 +1,4 @@
 use quiet_core::{
-    domain::CursorKey,
     store::{DynamoProducts, DynamoSearchLog},
     Config,
 };
@@ -13,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = Deps::new(
         DynamoProducts::new(dynamodb.clone(), &config.table_name),
         DynamoSearchLog::new(dynamodb, &config.table_name),
-        CursorKey::from_env()?,
+        quiet_core::config::cursor_key()?,
     );
     quiet_core::http::run_public(|req| handler(&deps, req)).await
 }

@@ -12,7 +12,7 @@ use quiet_core::{
     http::{json, no_store, order_id_param},
     idempotent::{self, Begin},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{OrderStore, Scope, StoreError},
+    store::{KeyScope, OrderStore, StoreError},
     ApiError,
 };
 
@@ -45,7 +45,7 @@ pub async fn handler<O: OrderStore>(
     let ticket = match idempotent::begin(
         &deps.idempotency,
         &req,
-        Scope::user(&admin.id),
+        KeyScope::user(&admin.id),
         "ship",
         &idempotent::fingerprint(&req, &[]),
     )

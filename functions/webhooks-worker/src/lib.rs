@@ -121,7 +121,7 @@ pub enum Retries {
 impl Retries {
     /// Holds the message back for the schedule's delay; the delay, when
     /// there is a queue to ask.
-    async fn delay(&self, delivery: &worker::Delivery) -> Option<u32> {
+    async fn delay(&self, delivery: &worker::Receipt) -> Option<u32> {
         let Self::Sqs {
             client,
             queue_url,
@@ -199,7 +199,7 @@ async fn payload<O: OrderStore>(orders: &O, event: &Event) -> Result<String, Wor
 pub async fn handle<W, O, X, S>(
     deps: &Deps<W, O, X, S>,
     event: Event,
-    delivery: worker::Delivery,
+    delivery: worker::Receipt,
 ) -> Result<(), WorkerError>
 where
     W: WebhookStore,

@@ -4,7 +4,9 @@
 
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 
-use super::{random_bytes, Password};
+use quiet_support::id::random_bytes;
+
+use super::Password;
 
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;

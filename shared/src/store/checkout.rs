@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::{
 };
 
 use super::attr::{n, s};
-use super::idempotency::{self, Completion, DynamoIdempotency, IdempotencyStore, Scope};
+use super::idempotency::{self, Completion, DynamoIdempotency, IdempotencyStore, KeyScope};
 use super::orders::{encode_order, Order};
 use super::outbox::{self, Relay};
 use super::promotions::{self, Promotion};
@@ -141,7 +141,7 @@ impl DynamoCheckout {
 impl IdempotencyStore for DynamoCheckout {
     async fn claim(
         &self,
-        scope: &Scope,
+        scope: &KeyScope,
         key_hash: &str,
         request_hash: &str,
         now: u64,
@@ -151,7 +151,12 @@ impl IdempotencyStore for DynamoCheckout {
             .await
     }
 
-    async fn release(&self, scope: &Scope, key_hash: &str, lease: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        scope: &KeyScope,
+        key_hash: &str,
+        lease: &str,
+    ) -> Result<(), StoreError> {
         self.idempotency.release(scope, key_hash, lease).await
     }
 

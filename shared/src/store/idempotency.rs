@@ -38,9 +38,9 @@ pub const STALE_CLAIM_SECS: u64 = 30;
 
 /// Whose keys these are: one client's keys never meet another's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope(String);
+pub struct KeyScope(String);
 
-impl Scope {
+impl KeyScope {
     pub fn user(id: &UserId) -> Self {
         Self(keys::idempotency::user_scope(id))
     }
@@ -87,7 +87,7 @@ pub enum Claim {
 /// The response a claimed request completes with.
 #[derive(Debug, Clone, Copy)]
 pub struct Completion<'a> {
-    pub scope: &'a Scope,
+    pub scope: &'a KeyScope,
     pub key_hash: &'a str,
     pub lease: &'a str,
     pub response: &'a StoredResponse,
@@ -100,7 +100,7 @@ pub struct Completion<'a> {
 pub trait IdempotencyStore: Send + Sync {
     fn claim(
         &self,
-        scope: &Scope,
+        scope: &KeyScope,
         key_hash: &str,
         request_hash: &str,
         now: u64,
@@ -108,7 +108,7 @@ pub trait IdempotencyStore: Send + Sync {
 
     fn release(
         &self,
-        scope: &Scope,
+        scope: &KeyScope,
         key_hash: &str,
         lease: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -139,7 +139,7 @@ impl DynamoIdempotency {
 impl IdempotencyStore for DynamoIdempotency {
     async fn claim(
         &self,
-        scope: &Scope,
+        scope: &KeyScope,
         key_hash: &str,
         request_hash: &str,
         now: u64,
@@ -155,7 +155,12 @@ impl IdempotencyStore for DynamoIdempotency {
         .await
     }
 
-    async fn release(&self, scope: &Scope, key_hash: &str, lease: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        scope: &KeyScope,
+        key_hash: &str,
+        lease: &str,
+    ) -> Result<(), StoreError> {
         release(&self.client, &self.table, scope, key_hash, lease).await
     }
 
@@ -179,7 +184,7 @@ impl IdempotencyStore for DynamoIdempotency {
 pub(crate) async fn claim(
     client: &Client,
     table: &str,
-    scope: &Scope,
+    scope: &KeyScope,
     key_hash: &str,
     request_hash: &str,
     now: u64,
@@ -247,7 +252,7 @@ pub(crate) async fn claim(
 pub(crate) async fn release(
     client: &Client,
     table: &str,
-    scope: &Scope,
+    scope: &KeyScope,
     key_hash: &str,
     lease: &str,
 ) -> Result<(), StoreError> {

@@ -25,7 +25,7 @@ pub mod webhooks;
 pub use carts::{Cart, CartLine, CartStore, CartView, DynamoCarts};
 pub use checkout::{CheckoutStore, Claim, Commit, DynamoCheckout, LineTake};
 pub use erasure::{DynamoErasures, Erasure, ErasureStatus, ErasureStore};
-pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore, Scope, StoredResponse};
+pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore, KeyScope, StoredResponse};
 pub use notifications::{DynamoNotifications, Notification, NotificationKind, NotificationStore};
 pub use orders::{
     DynamoOrders, Order, OrderListing, OrderPage, OrderPosition, OrderStore, PaymentOutcome,
@@ -33,7 +33,7 @@ pub use orders::{
 };
 pub use outbox::{DynamoOutbox, OutboxStore, Pending, Relay};
 pub use products::{
-    DynamoProducts, NewProduct, Page, ProductPatch, ProductStore, StockChange, StockDelta,
+    DynamoProducts, NewProduct, ProductPage, ProductPatch, ProductStore, StockChange, StockDelta,
 };
 pub use promotions::{DynamoPromotions, Promotion, PromotionPage, PromotionPatch, PromotionStore};
 pub use reports::{DynamoReports, Report, ReportStatus, ReportStore, ReportSummary, SkuSales};
@@ -351,11 +351,9 @@ fn retry_delay(why: Cancellation, attempt: u32, jitter: f64) -> std::time::Durat
 /// Uniform in [0, 1) from the OS random source; 0.5 if it fails (the wait
 /// is then merely not jittered).
 fn jitter() -> f64 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
-        Err(_) => 0.5,
-    }
+    quiet_support::id::try_random_u32().map_or(0.5, |random| {
+        f64::from(random) / (f64::from(u32::MAX) + 1.0)
+    })
 }
 
 /// The per-action cancellation codes of a failed TransactWriteItems, in

@@ -135,7 +135,7 @@ pub enum StockChange {
 
 /// One page of a listing. `last` is set when more items may follow.
 #[derive(Debug)]
-pub struct Page {
+pub struct ProductPage {
     pub items: Vec<Product>,
     pub last: Option<Sku>,
 }
@@ -157,7 +157,7 @@ pub trait ProductStore: Send + Sync {
         category: Option<&Category>,
         limit: PageLimit,
         after: Option<&Sku>,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+    ) -> impl Future<Output = Result<ProductPage, StoreError>> + Send;
 
     /// Creates a product; `StoreError::AlreadyExists` if the SKU was ever used.
     fn create(
@@ -362,7 +362,7 @@ impl ProductStore for DynamoProducts {
         category: Option<&Category>,
         limit: PageLimit,
         after: Option<&Sku>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<ProductPage, StoreError> {
         let (index, partition) = keys::product::listing(category);
         let limit_i32 = i32::try_from(limit.get()).unwrap_or(i32::MAX);
         let out = self
@@ -388,7 +388,7 @@ impl ProductStore for DynamoProducts {
         };
         // A page with sharded SKUs reads their shards too (one more call).
         let items = shards::products_counted(&self.client, &self.table, found).await?;
-        Ok(Page { items, last })
+        Ok(ProductPage { items, last })
     }
 
     async fn create(&self, new: &NewProduct, now: &str) -> Result<Product, StoreError> {

@@ -336,7 +336,7 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         domain::{Currency, Line, Money, OrderId, OrderStatus, Quantity, Total},
         store::{
             Cart, CartLine, CartStore, CheckoutStore, Claim, Commit, Completion, DynamoCarts,
-            DynamoCheckout, IdempotencyStore, Scope, StoredResponse,
+            DynamoCheckout, IdempotencyStore, KeyScope, StoredResponse,
         },
     };
     let user = UserId::generate();
@@ -400,7 +400,7 @@ pub async fn place_order(sku: &str, quantity: u32, created_ms: u64) -> quiet_cor
         created_ms,
     };
     let checkout = DynamoCheckout::new(dynamodb(), table());
-    let scope = Scope::user(&user);
+    let scope = KeyScope::user(&user);
     let Claim::Claimed { lease } = checkout
         .claim(&scope, "key", "request", quiet_core::clock::now())
         .await

@@ -43,60 +43,13 @@ impl From<Quantity> for u32 {
 /// order, the cart, the idempotency record and the outbox items).
 pub const MAX_CART_LINES: usize = 50;
 
-/// An order id: `ord_` and 32 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct OrderId(String);
-
-impl OrderId {
-    /// A fresh random id (128 bits).
-    pub fn generate() -> Self {
-        let mut random = [0u8; 16];
-        // The OS RNG failing is not recoverable, and never input-driven.
-        getrandom::fill(&mut random).unwrap_or_else(|err| panic!("OS random source failed: {err}"));
-        Self(format!(
-            "ord_{}",
-            random
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for OrderId {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        match value.strip_prefix("ord_") {
-            Some(hex)
-                if hex.len() == 32
-                    && hex
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
-            {
-                Ok(Self(value))
-            }
-            _ => Err("not an order id".into()),
-        }
-    }
-}
-
-impl From<OrderId> for String {
-    fn from(value: OrderId) -> Self {
-        value.0
-    }
-}
-
-impl std::fmt::Display for OrderId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+quiet_support::id_type!(
+    /// An order id: `ord_` and 32 lowercase hex digits.
+    OrderId,
+    "ord_",
+    random_id,
+    "not an order id"
+);
 
 /// `pending_payment → paid → shipped`; `pending_payment → cancelled | expired`;
 /// any order with captured money → `partially_refunded → refunded` as

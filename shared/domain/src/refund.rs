@@ -15,51 +15,13 @@ use super::{money::Total, product::Sku, text::Text, Currency, Line, Quantity};
 /// At most this many refunds per order: each one is kept on the order.
 pub const MAX_REFUNDS: usize = 20;
 
-/// A refund id: `rfd_` and 32 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RefundId(String);
-
-impl RefundId {
-    pub fn generate() -> Self {
-        let mut random = [0u8; 16];
-        // The OS RNG failing is not recoverable, and never input-driven.
-        getrandom::fill(&mut random).unwrap_or_else(|err| panic!("OS random source failed: {err}"));
-        Self(format!("rfd_{}", crate::auth::hex(&random)))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for RefundId {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        match value.strip_prefix("rfd_") {
-            Some(hex)
-                if hex.len() == 32
-                    && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
-            {
-                Ok(Self(value))
-            }
-            _ => Err("must be rfd_ and 32 lowercase hex digits".into()),
-        }
-    }
-}
-
-impl From<RefundId> for String {
-    fn from(value: RefundId) -> Self {
-        value.0
-    }
-}
-
-impl std::fmt::Display for RefundId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+quiet_support::id_type!(
+    /// A refund id: `rfd_` and 32 lowercase hex digits.
+    RefundId,
+    "rfd_",
+    random_id,
+    "must be rfd_ and 32 lowercase hex digits"
+);
 
 /// `pending` (written, waiting for the provider), `submitted` (the provider
 /// accepted it), then `succeeded` or `failed` as the provider reports.
@@ -271,7 +233,7 @@ pub fn status_after_failure(
 
 /// Why a refund cannot be made; each is a 409 or 422 a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub enum RefundRefusal {
     #[error("no payment was captured for this order")]
     NothingCaptured,
     #[error("everything captured for this order has been refunded")]
@@ -299,7 +261,7 @@ pub enum Refusal {
     TooMany,
 }
 
-impl Refusal {
+impl RefundRefusal {
     /// The request field at fault, for a 422; `None` for a 409 (the order's
     /// state refuses it, not the request's form).
     pub fn field(&self) -> Option<&'static str> {
@@ -349,17 +311,17 @@ fn units_of<'a>(refunds: impl Iterator<Item = &'a RefundLine>, sku: &Sku) -> u32
 }
 
 /// Prices `request` against `order`.
-pub fn plan(order: Refundable<'_>, request: &RefundRequest) -> Result<Plan, Refusal> {
+pub fn plan(order: Refundable<'_>, request: &RefundRequest) -> Result<Plan, RefundRefusal> {
     let currency = order.captured.currency;
     if order.captured.amount == 0 {
-        return Err(Refusal::NothingCaptured);
+        return Err(RefundRefusal::NothingCaptured);
     }
     let left = order.captured.amount.saturating_sub(order.refunded.amount);
     if left == 0 {
-        return Err(Refusal::NothingLeft);
+        return Err(RefundRefusal::NothingLeft);
     }
     if order.refunds.len() >= MAX_REFUNDS {
-        return Err(Refusal::TooMany);
+        return Err(RefundRefusal::TooMany);
     }
     // Failed refunds gave their money back, so their units are refundable
     // again; restocking happened when they were made and stands.
@@ -377,13 +339,13 @@ pub fn plan(order: Refundable<'_>, request: &RefundRequest) -> Result<Plan, Refu
     let mut lines = Vec::new();
     if let Some(requested) = &request.lines {
         for wanted in requested.as_slice() {
-            let line =
-                line_of(&wanted.sku).ok_or_else(|| Refusal::UnknownSku(wanted.sku.clone()))?;
+            let line = line_of(&wanted.sku)
+                .ok_or_else(|| RefundRefusal::UnknownSku(wanted.sku.clone()))?;
             let quantity = line.quantity.get();
             let before = units_of(live(), &wanted.sku);
             let available = quantity.saturating_sub(before);
             if wanted.quantity.get() > available {
-                return Err(Refusal::TooManyUnits {
+                return Err(RefundRefusal::TooManyUnits {
                     sku: wanted.sku.clone(),
                     left: available,
                 });
@@ -398,25 +360,25 @@ pub fn plan(order: Refundable<'_>, request: &RefundRequest) -> Result<Plan, Refu
     let amount = match (&request.amount, &request.lines) {
         (Some(requested), _) => {
             if requested.currency != currency {
-                return Err(Refusal::Currency {
+                return Err(RefundRefusal::Currency {
                     order: currency.code(),
                     requested: requested.currency.code(),
                 });
             }
             u64::from(requested.amount)
         }
-        (None, Some(_)) if worth == 0 => return Err(Refusal::Worthless),
+        (None, Some(_)) if worth == 0 => return Err(RefundRefusal::Worthless),
         (None, Some(_)) => worth,
         (None, None) => left,
     };
     if amount > left {
-        return Err(Refusal::ExceedsRemaining { left });
+        return Err(RefundRefusal::ExceedsRemaining { left });
     }
 
     let mut restock = Vec::new();
     if request.restock {
         if order.stock_released {
-            return Err(Refusal::StockReleased);
+            return Err(RefundRefusal::StockReleased);
         }
         let candidates: Vec<RefundLine> = match &request.lines {
             Some(requested) => requested.as_slice().to_vec(),
@@ -439,7 +401,7 @@ pub fn plan(order: Refundable<'_>, request: &RefundRequest) -> Result<Plan, Refu
             let quantity = line_of(&wanted.sku).map_or(0, |line| line.quantity.get());
             let available = quantity.saturating_sub(units_of(restocked(), &wanted.sku));
             if wanted.quantity.get() > available {
-                return Err(Refusal::AlreadyRestocked {
+                return Err(RefundRefusal::AlreadyRestocked {
                     sku: wanted.sku,
                     left: available,
                 });
@@ -447,7 +409,7 @@ pub fn plan(order: Refundable<'_>, request: &RefundRequest) -> Result<Plan, Refu
             restock.push(wanted);
         }
         if restock.is_empty() {
-            return Err(Refusal::NothingToRestock);
+            return Err(RefundRefusal::NothingToRestock);
         }
     }
 
@@ -471,7 +433,7 @@ mod tests {
 
     #[test]
     fn a_failed_refund_that_restocked_never_makes_an_order_shippable_again() {
-        use crate::domain::OrderStatus::{Paid, PartiallyRefunded, Shipped};
+        use crate::OrderStatus::{Paid, PartiallyRefunded, Shipped};
         let refund = |restocked: &[&str]| Refund {
             refund_id: RefundId::generate(),
             amount: Total {
@@ -596,7 +558,7 @@ mod tests {
         };
         assert_eq!(
             plan(again, &request(body)).map(|p| p.amount),
-            Err(Refusal::TooManyUnits {
+            Err(RefundRefusal::TooManyUnits {
                 sku: lines[0].sku.clone(),
                 left: 1
             })
@@ -628,10 +590,10 @@ mod tests {
         );
         assert_eq!(
             plan(order, &too_much),
-            Err(Refusal::ExceedsRemaining { left: 600 })
+            Err(RefundRefusal::ExceedsRemaining { left: 600 })
         );
         let restock = request(serde_json::json!({"restock": true, "reason": "x"}));
-        assert_eq!(plan(order, &restock), Err(Refusal::StockReleased));
+        assert_eq!(plan(order, &restock), Err(RefundRefusal::StockReleased));
         let nothing = Refundable {
             captured: usd(0),
             ..order
@@ -641,7 +603,7 @@ mod tests {
                 nothing,
                 &request(serde_json::json!({"restock": false, "reason": "x"}))
             ),
-            Err(Refusal::NothingCaptured)
+            Err(RefundRefusal::NothingCaptured)
         );
     }
 
@@ -706,8 +668,8 @@ mod tests {
                         Ok(p) => refunded = p.refunded.amount,
                         // A step too small to be worth a minor unit, or
                         // the rest of the order is free.
-                        Err(Refusal::Worthless) => {}
-                        Err(Refusal::NothingLeft) if refunded == paid => {}
+                        Err(RefundRefusal::Worthless) => {}
+                        Err(RefundRefusal::NothingLeft) if refunded == paid => {}
                         Err(other) => prop_assert!(false, "refused: {other}"),
                     }
                     record(&mut made, &line.sku, take);

@@ -213,11 +213,7 @@ pub fn shards_in_use(stock_shards: u8) -> u8 {
 /// A uniformly random `u32` from the OS source (0 if it fails: the choice
 /// is then merely not spread).
 pub fn random() -> u32 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => u32::from_le_bytes(bytes),
-        Err(_) => 0,
-    }
+    quiet_support::id::try_random_u32().unwrap_or(0)
 }
 
 /// The shard a checkout tries first: uniform over `0..shards`, from a

@@ -227,7 +227,7 @@ mod tests {
 
     mod properties {
         use super::*;
-        use crate::domain::{
+        use crate::{
             money::{Amount, Currency, Money},
             order::{Quantity, Totals},
             promotion::Rules,
