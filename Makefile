@@ -37,12 +37,12 @@ export PATH := $(VENV)/bin:$(PATH)
 export QUIET_PYTHON := $(PY)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help dev test check tools browser lint fmt clippy cfn-lint build-tests tests test-rust test-e2e build bench simulate why load soak audit fuzz
+.PHONY: help dev test check tools browser lint fmt layers clippy cfn-lint build-tests tests test-rust test-e2e build bench simulate why load soak audit fuzz
 
 help:
 	@echo "make dev    local stack on http://127.0.0.1:3000 (Ctrl-C stops it)"
 	@echo "make test   everything CI runs: fmt, cfn-lint, clippy (in the build), audit, unit, property, integration, end-to-end"
-	@echo "make check  a quick answer while you work: fmt, clippy on the crates you changed, the domain's unit tests"
+	@echo "make check  a quick answer while you work: fmt, the layering check, clippy on the crates you changed, the domain's unit tests"
 	@echo "make build  release arm64 binaries of every function (cargo lambda build)"
 	@echo "make audit  cargo-audit against the RustSec snapshot (part of make test)"
 	@echo "make bench  cold start, memory, instructions and DynamoDB cost of every function -> docs/PERFORMANCE.md"
@@ -91,6 +91,7 @@ dev: tools
 # manifest changed), and the domain's unit tests. Under a minute once warm.
 check:
 	cargo fmt --all -- --check
+	@tools/layers
 	@crates="$$(tools/changed-crates)"; \
 	if [ -n "$${crates// }" ]; then \
 	  echo "cargo clippy $$crates"; cargo clippy --locked $$crates --all-targets -- -D warnings; \
@@ -140,7 +141,7 @@ test: tools browser
 	    $(MAKE) --no-print-directory $(CARGO_AUDIT) >$(AUDIT_BUILD_LOG) 2>&1 & bg=$$!; \
 	  trap 'kill -- -$$bg 2>/dev/null || true' EXIT; \
 	fi; \
-	$(MAKE) --no-print-directory fmt cfn-lint build-tests tests; \
+	$(MAKE) --no-print-directory fmt layers cfn-lint build-tests tests; \
 	if [ -n "$$bg" ]; then \
 	  echo "waiting for the cargo-audit build"; \
 	  wait $$bg || echo "the background cargo-audit build failed (log: $(AUDIT_BUILD_LOG)); building it here"; \
@@ -149,10 +150,16 @@ test: tools browser
 	$(MAKE) --no-print-directory audit
 
 # What a developer runs before pushing; make test checks the same, above.
-lint: fmt clippy cfn-lint
+lint: fmt layers clippy cfn-lint
 
 fmt:
 	cargo fmt --all -- --check
+
+# shared/'s levels import only downward and no files in a circle
+# (shared/src/lib.rs); --planted shows a planted upward import fails it.
+layers:
+	@tools/layers
+	@tools/layers --planted
 
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -11,6 +11,7 @@ use lambda_http::{
 };
 use serde::Serialize;
 
+use crate::auth::AuthError;
 use crate::store::StoreError;
 
 /// One invalid input, named by its JSON path (`price.amount`) or parameter.
@@ -75,11 +76,20 @@ pub enum ApiError {
     Unavailable(crate::config::ConfigError),
 }
 
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthorized => Self::Unauthorized,
+            AuthError::Forbidden => Self::Forbidden,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             // Not a fault: a retry of the same Idempotency-Key took over.
-            StoreError::LeaseLost => crate::idempotent::in_progress(),
+            StoreError::LeaseLost => Self::key_in_progress(),
             err => Self::Internal(err),
         }
     }
@@ -127,6 +137,12 @@ impl ApiError {
 
     pub fn delivery_not_found() -> Self {
         Self::NotFound("no delivery with that id for this endpoint".into())
+    }
+
+    /// The answer when an `Idempotency-Key`'s first request is still
+    /// running, or lost its claim to a retry that took it over.
+    pub fn key_in_progress() -> Self {
+        Self::Conflict("a request with this Idempotency-Key is still in progress".into())
     }
 
     pub fn product_not_found() -> Self {
@@ -263,7 +279,7 @@ impl ApiError {
             skus,
             promotion_code,
         };
-        let mut response = crate::http::json_with_type(status, &problem, PROBLEM_JSON);
+        let mut response = crate::response::json_with_type(status, &problem, PROBLEM_JSON);
         let headers = response.headers_mut();
         match &self {
             Self::Unauthorized => {

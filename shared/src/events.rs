@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::UserId;
+use crate::domain::UserId;
 use crate::domain::{refund::RefundId, OrderId, OrderStatus, Sku};
 
 use quiet_support::id::time_ordered_id_at;

@@ -16,6 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use tracing::Instrument;
 
 use crate::error::{ApiError, FieldError};
+pub use crate::response::{empty, json};
 
 /// Bodies above this are refused with 413 before any handler runs.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -438,33 +439,6 @@ pub fn no_store(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
-pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    json_with_type(status, value, "application/json")
-}
-
-pub(crate) fn json_with_type<T: Serialize>(
-    status: StatusCode,
-    value: &T,
-    content_type: &'static str,
-) -> Response<Body> {
-    // Serialising our own types cannot fail (no maps with non-string keys);
-    // if it ever did, an empty 500 is still better than a panic.
-    match serde_json::to_string(value) {
-        Ok(body) => {
-            let mut response = Response::new(Body::Text(body));
-            *response.status_mut() = status;
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            response
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "response serialisation failed");
-            empty(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    }
-}
-
 /// The `Idempotency-Key` header (1 to 255 characters) and its replay
 /// marker, as checkout defined them for every mutating POST.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -497,12 +471,6 @@ pub fn stored_json(status: StatusCode, body: String, replayed: bool) -> Response
     if replayed {
         headers.insert(REPLAYED, HeaderValue::from_static("true"));
     }
-    response
-}
-
-pub fn empty(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = status;
     response
 }
 

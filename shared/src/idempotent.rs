@@ -202,7 +202,7 @@ async fn claim<I: IdempotencyStore>(
 /// The answer when the key's first request is still running, or lost its
 /// claim to a retry that took it over.
 pub fn in_progress() -> ApiError {
-    ApiError::Conflict("a request with this Idempotency-Key is still in progress".into())
+    ApiError::key_in_progress()
 }
 
 fn replay(stored: StoredResponse) -> Response<Body> {

@@ -175,7 +175,7 @@ fn single(pk: String, sk: &str) -> Item {
 
 pub mod account {
     use super::*;
-    use crate::auth::{Email, UserId};
+    use crate::domain::{Email, UserId};
 
     pub fn user(id: &UserId) -> Item {
         single(format!("USER#{}", id.as_str()), "PROFILE")
@@ -226,7 +226,7 @@ pub mod account {
 
 pub mod cart {
     use super::*;
-    use crate::auth::UserId;
+    use crate::domain::UserId;
 
     /// A user's cart: one small document, read and written whole.
     pub fn cart(user: &UserId) -> Item {
@@ -236,7 +236,7 @@ pub mod cart {
 
 pub mod order {
     use super::*;
-    use crate::auth::UserId;
+    use crate::domain::UserId;
     use crate::domain::{OrderId, OrderStatus};
 
     pub fn key(id: &OrderId) -> Item {
@@ -343,7 +343,7 @@ pub mod outbox {
 
 pub mod webhook {
     use super::*;
-    use crate::auth::UserId;
+    use crate::domain::UserId;
     use crate::events::{EndpointId, EventId};
 
     const ENDPOINTS: &str = "WEBHOOKS";
@@ -395,7 +395,7 @@ pub mod webhook {
 
 pub mod notification {
     use super::*;
-    use crate::auth::UserId;
+    use crate::domain::UserId;
     use crate::events::EventId;
 
     const PREFIX: &str = "NOTIFICATION#";
@@ -427,8 +427,8 @@ pub mod report {
 
 pub mod promotion {
     use super::*;
-    use crate::auth::UserId;
     use crate::domain::promotion::PromoCode;
+    use crate::domain::UserId;
 
     const LISTED: &str = "PROMOTIONS";
 
@@ -538,7 +538,7 @@ pub mod idempotency {
 
 pub mod session {
     use super::*;
-    use crate::auth::UserId;
+    use crate::domain::UserId;
 
     /// A refresh-token family: every token rotated from one login.
     pub fn family(id: &str) -> Item {

@@ -1,23 +1,43 @@
 //! Quiet Engine's common crate. Every Lambda links it; it owns everything two
-//! functions would otherwise each get slightly wrong:
+//! functions would otherwise each get slightly wrong.
 //!
-//! - [`auth`]: accounts, access tokens, roles.
-//! - [`config`]: settings read once from the environment at init.
-//! - [`domain`]: types that can only hold valid values (parse, don't validate).
-//! - [`error`]: the one API error enum and its one mapping to problem+json.
-//! - [`http`]: the edge every HTTP function shares (body limits, JSON parsing,
-//!   request/correlation ids, the per-request log line).
-//! - [`idempotent`]: `Idempotency-Key` for every mutating POST.
-//! - [`openapi`]: the shared parts of the OpenAPI document (schemas of the
-//!   domain's primitive types, the edge's responses).
-//! - [`metrics`]: CloudWatch metrics as Embedded Metric Format lines.
-//! - [`limits`]: per-client rate limits, shared across instances.
-//! - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
-//! - [`events`]: domain events, written to the outbox with their change.
-//! - [`store`]: repositories over DynamoDB, one trait per capability, and
-//!   the outbox relay to SQS.
-//! - [`webhooks`]: outgoing webhooks: subscriptions, signatures, the SSRF guard.
-//! - [`worker`]: the edge every SQS and scheduled worker shares.
+//! # Layout
+//!
+//! The code sits on levels, lowest first. **A module imports only from its
+//! own level and the levels below it, and no files import each other in a
+//! circle.** `tools/layers` checks both on every `make test` and
+//! `make check`; the two lowest levels are crates of their own, so for them
+//! the compiler holds the rule.
+//!
+//! 1. **support** (crate `quiet-support`, here as [`clock`]): the clock, the
+//!    one random source and the one id type, hex and SHA-256.
+//! 2. **domain** (crate `quiet-domain`, here as [`domain`]): entities and
+//!    rules, pure: no AWS SDK, Lambda runtime or tokio.
+//! 3. **storage and adapters**: what talks to the outside world.
+//!    - [`config`]: settings read once from the environment at init.
+//!    - [`keys`]: the DynamoDB key schema, the only place key shapes are spelled.
+//!    - [`store`]: repositories over DynamoDB, one trait per capability, and
+//!      the outbox relay to SQS.
+//!    - [`events`]: domain events, written to the outbox with their change.
+//!    - [`payments`]: the payment provider seam (signed webhooks).
+//!    - [`webhooks`]: outgoing webhooks: subscriptions, signatures, the SSRF guard.
+//!    - [`metrics`]: CloudWatch metrics as Embedded Metric Format lines.
+//!    - [`telemetry`]: logging set-up and the correlation id.
+//! 4. **auth**: who is calling.
+//!    - [`auth`]: access tokens, password hashing, the RBAC check.
+//!    - [`limits`]: per-client rate limits, shared across instances.
+//! 5. **edges**: where a request or a message comes in.
+//!    - [`error`]: the one API error enum and its one mapping to problem+json.
+//!    - [`response`]: JSON and empty responses.
+//!    - [`http`]: the edge every HTTP function shares (body limits, JSON
+//!      parsing, request/correlation ids, the per-request log line).
+//!    - [`idempotent`]: `Idempotency-Key` for every mutating POST.
+//!    - [`pages`]: paged listings (`limit`, signed `cursor`).
+//!    - [`openapi`]: the shared parts of the OpenAPI document.
+//!    - [`worker`]: the edge every SQS and scheduled worker shares.
+//! 6. **wiring**: [`deps`], the dependency bundles functions build at init.
+//!
+//! The functions (`functions/*`) sit above all of it.
 
 pub mod auth;
 pub mod config;
@@ -32,6 +52,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod payments;
+pub mod response;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;

@@ -3,6 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Access tokens live 15 minutes.
+pub const ACCESS_TTL_SECS: u64 = 15 * 60;
+
+/// How long an erased account's revocation marker is kept: every access
+/// token issued before it has expired by then (with a minute for clock skew).
+pub const REVOCATION_KEEP_SECS: u64 = ACCESS_TTL_SECS + 60;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

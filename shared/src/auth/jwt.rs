@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{Role, UserId};
 
 pub const ALG: &str = "EdDSA";
-/// Access tokens live 15 minutes.
-pub const ACCESS_TTL_SECS: u64 = 15 * 60;
+pub use crate::domain::user::ACCESS_TTL_SECS;
 /// Tolerated clock difference between issuer and verifier.
 pub const CLOCK_SKEW_SECS: u64 = 60;
 /// Longer than any token we issue; anything bigger is rejected unread.

@@ -17,9 +17,21 @@ use quiet_support::encoding::{hex, sha256_hex};
 use quiet_support::id::random_bytes;
 
 pub use crate::domain::user::{Email, Password, Role, UserId};
-use crate::error::ApiError;
 use crate::store::TokenHash;
 pub use jwt::{Claims, InvalidToken, TokenScope, TokenSigner, TokenVerifier};
+
+/// Why a request may not go on. The edge maps it (`ApiError: From`): both
+/// are the same body whatever the reason, so a caller learns nothing about
+/// a token it did not get from us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Missing, malformed, expired, forged or revoked token: 401.
+    #[error("valid credentials are required")]
+    Unauthorized,
+    /// A valid token with the wrong role: 403.
+    #[error("your account may not do this")]
+    Forbidden,
+}
 
 /// The caller, as proven by a valid access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,18 +42,18 @@ pub struct AuthUser {
 
 impl AuthUser {
     /// The one RBAC check: a valid token with the wrong role is 403.
-    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+    pub fn require(&self, role: Role) -> Result<(), AuthError> {
         if self.role == role {
             Ok(())
         } else {
-            Err(ApiError::Forbidden)
+            Err(AuthError::Forbidden)
         }
     }
 }
 
 /// Verifies the request's `Authorization: Bearer` token. Missing, malformed,
 /// expired and forged tokens are all the same 401.
-pub fn authenticate(req: &Request, verifier: &TokenVerifier) -> Result<AuthUser, ApiError> {
+pub fn authenticate(req: &Request, verifier: &TokenVerifier) -> Result<AuthUser, AuthError> {
     // The edge's rate limiter verified this token already; only our own
     // code can put a value in a request's extensions.
     if let Some(user) = req.extensions().get::<AuthUser>() {
@@ -56,12 +68,12 @@ pub fn authenticate(req: &Request, verifier: &TokenVerifier) -> Result<AuthUser,
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .filter(|token| !token.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(AuthError::Unauthorized)?;
     let claims = verifier
         .verify(token, crate::clock::now())
         .map_err(|reason| {
             tracing::info!(%reason, "access token refused");
-            ApiError::Unauthorized
+            AuthError::Unauthorized
         })?;
     refuse_revoked(AuthUser {
         id: claims.sub,
@@ -70,13 +82,13 @@ pub fn authenticate(req: &Request, verifier: &TokenVerifier) -> Result<AuthUser,
 }
 
 /// A genuine token of an erased account is refused like a forged one.
-fn refuse_revoked(user: AuthUser) -> Result<AuthUser, ApiError> {
+fn refuse_revoked(user: AuthUser) -> Result<AuthUser, AuthError> {
     if revoked::is_revoked(&user.id) {
         tracing::info!(
             user = user.id.as_str(),
             "access token of an erased account refused"
         );
-        return Err(ApiError::Unauthorized);
+        return Err(AuthError::Unauthorized);
     }
     Ok(user)
 }

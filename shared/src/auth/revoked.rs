@@ -23,10 +23,6 @@ use crate::keys;
 /// How stale an instance's list may be.
 pub const REFRESH_MS: u64 = 2_000;
 
-/// How long a marker is kept: every access token issued before it has
-/// expired by then (with a minute for clock skew).
-pub const KEEP_SECS: u64 = super::jwt::ACCESS_TTL_SECS + 60;
-
 struct Listed {
     users: BTreeSet<String>,
     read_at_ms: Option<u64>,
@@ -123,7 +119,6 @@ pub(crate) fn revoke_locally(user: &UserId) {
 mod tests {
     use super::*;
     use crate::auth::{authenticate, Role, TokenScope, TokenSigner, TokenVerifier};
-    use crate::error::ApiError;
     use ed25519_dalek::SigningKey;
     use std::collections::HashMap;
 
@@ -156,7 +151,7 @@ mod tests {
         assert!(is_revoked(&erased) && !is_revoked(&kept));
         assert!(matches!(
             authenticate(&request(&erased), &verifier),
-            Err(ApiError::Unauthorized)
+            Err(crate::auth::AuthError::Unauthorized)
         ));
         assert!(authenticate(&request(&kept), &verifier).is_ok());
     }

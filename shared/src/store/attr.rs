@@ -32,3 +32,14 @@ pub fn get_parsed<T: TryFrom<String>>(item: &Item, name: &str) -> Result<T, Stor
     T::try_from(get_s(item, name)?.to_string())
         .map_err(|_| StoreError::Corrupt(format!("attribute {name} does not parse")))
 }
+
+/// An optional number attribute; absent means 0.
+pub fn counter<T: std::str::FromStr + Default>(item: &Item, name: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    match item.get(name) {
+        Some(_) => get_n(item, name),
+        None => Ok(T::default()),
+    }
+}

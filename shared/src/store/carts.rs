@@ -10,9 +10,9 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use super::attr::{get_n, get_s, n, s};
-use super::products::decode_product;
+use super::product_item::decode_product;
 use super::StoreError;
-use crate::auth::UserId;
+use crate::domain::UserId;
 use crate::domain::{
     order::{Totals, MAX_CART_LINES},
     promotion::{PromoCode, Rules},

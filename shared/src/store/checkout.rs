@@ -35,9 +35,9 @@ use super::outbox::{self, Relay};
 use super::promotions::{self, Promotion};
 use super::shards;
 use super::{built, condition_failed, StoreError};
-use crate::auth::UserId;
 use crate::domain::stock::{Bin, Bins, Take};
 use crate::domain::Sku;
+use crate::domain::UserId;
 use crate::events::{Change, Event, OrderRef};
 use crate::keys;
 

@@ -29,8 +29,8 @@ use serde::Serialize;
 use super::attr::{get_s, n, s};
 use super::outbox::{self, Relay};
 use super::{StoreError, User};
-use crate::auth::{revoked, UserId};
 use crate::domain::order::ShippingAddress;
+use crate::domain::{user::REVOCATION_KEEP_SECS, UserId};
 use crate::events::{Change, ErasureId, Event};
 use crate::keys::{self, Item};
 
@@ -291,7 +291,7 @@ impl ErasureStore for DynamoErasures {
             (keys::EXPIRES_AT.into(), n(now_secs + RECORD_RETENTION_SECS)),
         ]);
         let mut marker = keys::account::revoked(&user.id);
-        marker.insert(keys::EXPIRES_AT.into(), n(now_secs + revoked::KEEP_SECS));
+        marker.insert(keys::EXPIRES_AT.into(), n(now_secs + REVOCATION_KEEP_SECS));
 
         let guard = super::built(
             Delete::builder()

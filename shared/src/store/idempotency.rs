@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::{
 
 use super::attr::{get_n, get_s, n, s};
 use super::{built, StoreError};
-use crate::auth::{Email, UserId};
+use crate::domain::{Email, UserId};
 use crate::keys;
 
 /// Idempotency records are kept for 24 hours (TTL).
@@ -189,7 +189,7 @@ pub(crate) async fn claim(
     request_hash: &str,
     now: u64,
 ) -> Result<Claim, StoreError> {
-    let lease = crate::auth::new_family_id();
+    let lease = quiet_support::encoding::hex(&quiet_support::id::random_bytes::<16>());
     let mut item = keys::idempotency::record(&scope.0, key_hash);
     item.extend([
         ("status".into(), s("in_progress")),

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod notifications;
 pub mod orders;
 pub mod outbox;
+pub mod product_item;
 pub mod products;
 pub mod promotions;
 pub mod reports;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::attr::{get_parsed, get_s, s};
 use super::StoreError;
-use crate::auth::UserId;
+use crate::domain::UserId;
 use crate::domain::{OrderId, PageLimit};
 use crate::events::EventId;
 use crate::keys::{self, Item};

@@ -13,7 +13,7 @@ use super::built;
 use super::idempotency::{self, Completion};
 use super::outbox::{self, Relay};
 use super::StoreError;
-use crate::auth::UserId;
+use crate::domain::UserId;
 use crate::domain::{
     promotion::PromoCode,
     refund::{Plan, Refund, RefundId, RefundStatus},

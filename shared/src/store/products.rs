@@ -13,24 +13,30 @@ use aws_sdk_dynamodb::{
 };
 use serde::Deserialize;
 
-use super::attr::{get_n, get_parsed, get_s, n, s};
+use super::attr::{get_parsed, n, s};
 use super::idempotency::{self, Completion};
 use super::outbox::{self, Relay};
+use super::product_item::{from_item, to_item};
 use super::shards::{self, Rebalanced};
 use super::{StoreError, LIVE};
 use crate::domain::{
-    money::Amount,
     product::{Description, ProductName, MAX_STOCK},
     stock::ShardCount,
-    Category, Currency, Money, PageLimit, Product, Sku,
+    Category, Money, PageLimit, Product, Sku,
 };
 use crate::events::{Change, Event};
-use crate::keys::{self, Item};
+use crate::keys;
 
 /// Initial stock of a new product: 0..=1,000,000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "u64")]
 pub struct InitialStock(u32);
+
+impl InitialStock {
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
 
 impl TryFrom<u64> for InitialStock {
     type Error = String;
@@ -264,59 +270,6 @@ impl DynamoProducts {
             None => StoreError::NotFound,
         })
     }
-}
-
-const DELETED_AT: &str = "deleted_at";
-
-fn to_item(product: &Product) -> Item {
-    let mut item = keys::product::listed_key(&product.sku, &product.category);
-    item.extend([
-        ("sku".into(), s(product.sku.as_str())),
-        ("name".into(), s(product.name.as_str())),
-        ("description".into(), s(product.description.as_str())),
-        ("category".into(), s(product.category.as_str())),
-        ("price_amount".into(), n(product.price.amount.get())),
-        ("currency".into(), s(product.price.currency.code())),
-        ("stock".into(), n(product.stock)),
-        ("version".into(), n(product.version)),
-        ("created_at".into(), s(&product.created_at)),
-        ("updated_at".into(), s(&product.updated_at)),
-    ]);
-    item
-}
-
-/// A stored product's (or search entry's) price.
-pub(crate) fn price_of(item: &Item) -> Result<Money, StoreError> {
-    let amount: u64 = get_n(item, "price_amount")?;
-    Ok(Money {
-        amount: Amount::try_from(amount).map_err(StoreError::Corrupt)?,
-        currency: get_parsed::<Currency>(item, "currency")?,
-    })
-}
-
-fn from_item(item: &Item) -> Result<Product, StoreError> {
-    let layout = shards::layout_of(item)?;
-    Ok(Product {
-        sku: get_parsed(item, "sku")?,
-        name: get_parsed(item, "name")?,
-        description: get_parsed(item, "description")?,
-        category: get_parsed(item, "category")?,
-        price: price_of(item)?,
-        stock: get_n(item, "stock")?,
-        stock_shards: layout.0,
-        shard_span: layout.1,
-        version: get_n(item, "version")?,
-        created_at: get_s(item, "created_at")?.to_string(),
-        updated_at: get_s(item, "updated_at")?.to_string(),
-    })
-}
-
-/// A stored product item as a live product; `None` when soft-deleted.
-pub(crate) fn decode_product(item: &Item) -> Result<Option<Product>, StoreError> {
-    if item.contains_key(DELETED_AT) {
-        return Ok(None);
-    }
-    from_item(item).map(Some)
 }
 
 impl ProductStore for DynamoProducts {
@@ -845,33 +798,6 @@ impl DynamoProducts {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn product() -> Product {
-        let new: NewProduct = serde_json::from_value(json!({
-            "sku": "TEA-001", "name": "Sencha 🍵", "description": "Green\ntea",
-            "category": "tea", "price": {"amount": 1250, "currency": "USD"}, "stock": 7
-        }))
-        .expect("valid product");
-        Product {
-            sku: new.sku,
-            name: new.name,
-            description: new.description,
-            category: new.category,
-            price: new.price,
-            stock: new.stock.0,
-            stock_shards: 1,
-            shard_span: 0,
-            version: 3,
-            created_at: "2026-01-01T00:00:00Z".into(),
-            updated_at: "2026-01-02T00:00:00Z".into(),
-        }
-    }
-
-    #[test]
-    fn item_round_trips_exactly() {
-        let original = product();
-        assert_eq!(from_item(&to_item(&original)).expect("decodes"), original);
-    }
 
     #[test]
     fn new_product_rejects_server_owned_and_unknown_fields() {

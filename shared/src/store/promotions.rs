@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::attr::{get_n, get_s, n, s};
 use super::StoreError;
-use crate::auth::UserId;
+use crate::domain::UserId;
 use crate::domain::{
     promotion::{Instant, PromoCode, RedemptionLimit, Reward, Rules, Scope},
     Money, PageLimit,

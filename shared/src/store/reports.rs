@@ -14,7 +14,7 @@ use super::idempotency::{self, Completion};
 use super::orders::Order;
 use super::outbox::{self, Relay};
 use super::StoreError;
-use crate::auth::UserId;
+use crate::domain::UserId;
 use crate::domain::{Currency, Sku, Total};
 use crate::events::{Change, Event, JobId};
 use crate::keys::{self, Item};

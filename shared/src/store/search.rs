@@ -119,7 +119,7 @@ fn from_item(item: &Item) -> Result<LogEntry, StoreError> {
             name: get_parsed(item, "name")?,
             description: get_parsed(item, "description")?,
             category: get_parsed(item, "category")?,
-            price: super::products::price_of(item)?,
+            price: super::product_item::price_of(item)?,
             version: get_n(item, "version")?,
         })
     };

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::{
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::StoreError;
-use crate::auth::{Email, Role, UserId};
+use crate::domain::{Email, Role, UserId};
 use crate::keys::{self, Item};
 
 /// Refresh tokens and their families live 30 days from the last rotation.

@@ -31,14 +31,13 @@ use aws_sdk_dynamodb::{
     Client,
 };
 
-use super::attr::{get_n, n};
+use super::attr::{counter, n};
+use super::product_item::{decode_product, layout_of};
 use super::{built, StoreError, LIVE};
 use crate::domain::stock::{self, Bin, Bins, Move, ShardCount, Take};
 use crate::domain::{Product, Sku};
 use crate::keys::{self, Item};
 
-pub(crate) const STOCK_SHARDS: &str = "stock_shards";
-pub(crate) const SHARD_SPAN: &str = "shard_span";
 /// On the product item: how many moves there have been.
 const MOVES: &str = "moves";
 /// On a shard item: the number of the last move that touched it.
@@ -47,15 +46,6 @@ const LAST_MOVE: &str = "last_move";
 /// Reads of a SKU's bins before one caught mid-move is taken as it is:
 /// moves come in a burst a minute, so a second read nearly always holds.
 const READ_ATTEMPTS: usize = 3;
-
-/// The layout a product item declares: `(stock_shards, shard_span)`.
-pub(crate) fn layout_of(item: &Item) -> Result<(u8, u8), StoreError> {
-    let shards = match item.get(STOCK_SHARDS) {
-        Some(_) => get_n(item, STOCK_SHARDS)?,
-        None => 1,
-    };
-    Ok((shards, counter(item, SHARD_SPAN)?))
-}
 
 /// The condition "still live, with this layout", on the product item
 /// (`#pk` must be named by the caller's request).
@@ -109,17 +99,6 @@ pub(crate) fn take_action(
 /// How many units an item holds (a shard never written holds none).
 fn held(item: &Item) -> Result<u32, StoreError> {
     counter(item, "stock")
-}
-
-/// An optional number attribute; absent means 0.
-fn counter<T: std::str::FromStr + Default>(item: &Item, name: &str) -> Result<T, StoreError>
-where
-    T::Err: std::fmt::Display,
-{
-    match item.get(name) {
-        Some(_) => get_n(item, name),
-        None => Ok(T::default()),
-    }
 }
 
 /// The product item's record of the last move that touched shard `i`.
@@ -269,7 +248,7 @@ pub(crate) async fn products_counted(
 ) -> Result<Vec<Product>, StoreError> {
     let mut products = Vec::with_capacity(items.len());
     for item in items {
-        if let Some(product) = super::products::decode_product(&item)? {
+        if let Some(product) = decode_product(&item)? {
             products.push((product, item));
         }
     }
@@ -316,7 +295,7 @@ pub(crate) async fn products_counted(
         if !overtaken.iter().any(|(sku, _)| *sku == product.sku) {
             live.push(product);
         } else if let Some(read) = again.remove(&product.sku) {
-            if let Some(mut fresh) = super::products::decode_product(&read.item)? {
+            if let Some(mut fresh) = decode_product(&read.item)? {
                 add_units(&mut fresh, &read.shards);
                 live.push(fresh);
             }

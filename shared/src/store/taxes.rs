@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
 use super::attr::{get_n, get_s, n, s};
-use super::products::decode_product;
+use super::product_item::decode_product;
 use super::promotions::{decode_promotion, Promotion};
 use super::StoreError;
 use crate::domain::{order::Country, promotion::PromoCode, tax::CountryRates, Product, Sku};

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::StoreError;
-use crate::auth::{Email, Role, UserId};
 use crate::domain::Text;
+use crate::domain::{Email, Role, UserId};
 use crate::keys::{self, Item};
 
 pub type UserName = Text<1, 100>;
