@@ -28,17 +28,18 @@ use quiet_core::{
     deps::Checkout,
     domain::{
         order::Totals,
+        pricing::{self, ToPrice},
         promotion::Refusal,
         stock::{self, ShardCount, Take},
-        tax::{self, AppliedTax},
-        Category, Line, OrderId, OrderStatus, Product, ShippingAddress, Sku, Total,
+        tax::{AppliedTax, CountryRates},
+        Line, OrderId, OrderStatus, Product, ShippingAddress, Sku, Total,
     },
     http::{idempotency_key, json_body},
     idempotent::{self, Begin, Ticket},
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{
-        CartStore, CheckoutStore, Commit, KeyScope, LineTake, Order, PricingStore, Promotion,
+        Cart, CartStore, CheckoutStore, Commit, KeyScope, LineTake, Order, PricingStore, Promotion,
         StoreError, StoredResponse,
     },
     ApiError,
@@ -99,6 +100,106 @@ pub async fn handler<K: CheckoutStore, C: CartStore, L: PricingStore>(
     idempotent::release_on_error(&deps.checkout, Some(&ticket), result).await
 }
 
+/// An order's lines, sums and tax, priced as the cart view prices them
+/// (`domain::pricing::price`) from the live catalog, the live promotion and
+/// the destination's rates. Pure; refuses what checkout refuses: a line
+/// short of stock, a code that is gone, used up, edited since it went on
+/// the cart or not applicable, a region the rates need.
+pub fn quote<'p>(
+    cart: &Cart,
+    catalog: &HashMap<Sku, Product>,
+    promotion: Option<&'p Promotion>,
+    rates: &CountryRates,
+    shipping_address: &ShippingAddress,
+    prices_include_tax: bool,
+    now: i64,
+) -> Result<Quote<'p>, ApiError> {
+    // Two lines of one SKU cannot exist (the cart is keyed by SKU), so each
+    // line is one conditional decrement.
+    // A sharded SKU's product item does not know its total: its shards'
+    // conditions decide.
+    let mut short = Vec::new();
+    let mut lines = Vec::with_capacity(cart.lines.len());
+    for line in &cart.lines {
+        let Some(product) = catalog
+            .get(&line.sku)
+            .filter(|p| p.is_sharded() || p.stock >= line.quantity.get())
+        else {
+            short.push(line.sku.to_string());
+            continue;
+        };
+        lines.push(ToPrice {
+            sku: &line.sku,
+            name: product.name.as_str(),
+            quantity: line.quantity,
+            unit_price: product.price,
+            category: Some(&product.category),
+        });
+    }
+    if !short.is_empty() {
+        metrics::count("CheckoutConflicts", &[("reason", "out_of_stock")]);
+        return Err(ApiError::InsufficientStock(short));
+    }
+
+    let promotion = match &cart.promotion {
+        Some(applied) => {
+            let unavailable = |reason: Refusal| ApiError::PromotionUnavailable {
+                code: applied.code.to_string(),
+                reason: reason.to_string(),
+            };
+            let promotion = promotion.ok_or_else(|| unavailable(Refusal::Unknown))?;
+            if promotion.exhausted() {
+                return Err(unavailable(Refusal::Exhausted));
+            }
+            // Priced only by the rules the cart showed: an edit since then
+            // would charge a price the shopper never saw.
+            if promotion.rules != *applied {
+                return Err(unavailable(Refusal::Changed));
+            }
+            Some((promotion, unavailable))
+        }
+        None => None,
+    };
+    // Tax after the discount, per line, at the rate of the destination
+    // (its region's where it has one); the order keeps the rate it used.
+    // A code that does not apply is refused before a missing region.
+    let tax = rates
+        .rate_for(shipping_address.region.as_ref())
+        .map(|rate_bps| AppliedTax {
+            country: shipping_address.country.clone(),
+            region: shipping_address.region.clone(),
+            rate_bps,
+            prices_include_tax,
+        });
+    let priced = pricing::price(
+        &lines,
+        promotion.as_ref().map(|(p, _)| &p.rules),
+        now,
+        tax.as_ref().ok(),
+    )
+    .map_err(|e| StoreError::Corrupt(format!("order total: {e}")))?;
+    if let (Some((_, unavailable)), Some(Err(refusal))) = (&promotion, priced.promotion) {
+        return Err(unavailable(refusal));
+    }
+    let tax = tax.map_err(|e| ApiError::validation("shipping_address.region", e.to_string()))?;
+    Ok(Quote {
+        items: priced.items,
+        totals: priced.totals,
+        tax,
+        promotion: promotion.map(|(p, _)| p),
+    })
+}
+
+/// What checkout will charge, before anything is written.
+#[derive(Debug)]
+pub struct Quote<'p> {
+    pub items: Vec<Line>,
+    pub totals: Totals,
+    pub tax: AppliedTax,
+    /// The live promotion the order redeems.
+    pub promotion: Option<&'p Promotion>,
+}
+
 async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
     deps: &Checkout<K, C, L>,
     user: &AuthUser,
@@ -121,82 +222,20 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
         .as_ref()
         .ok_or_else(|| ApiError::validation("shipping_address.country", "we do not ship there"))?;
     let catalog = &inputs.products;
-
-    // Two lines of one SKU cannot exist (the cart is keyed by SKU), so each
-    // line is one conditional decrement.
-    // A sharded SKU's product item does not know its total: its shards'
-    // conditions decide.
-    let mut short = Vec::new();
-    let mut items = Vec::with_capacity(cart.lines.len());
-    let mut categories: Vec<Option<&Category>> = Vec::with_capacity(cart.lines.len());
-    for line in &cart.lines {
-        let Some(product) = catalog
-            .get(&line.sku)
-            .filter(|p| p.is_sharded() || p.stock >= line.quantity.get())
-        else {
-            short.push(line.sku.to_string());
-            continue;
-        };
-        let line_total = product
-            .price
-            .times(line.quantity.get())
-            .ok_or_else(|| StoreError::Corrupt("line total overflowed".into()))?;
-        items.push(Line {
-            sku: line.sku.clone(),
-            name: product.name.as_str().to_string(),
-            quantity: line.quantity,
-            unit_price: product.price,
-            line_total,
-            discount: Total::zero(line_total.currency),
-            tax: Total::zero(line_total.currency),
-        });
-        categories.push(Some(&product.category));
-    }
-    if !short.is_empty() {
-        metrics::count("CheckoutConflicts", &[("reason", "out_of_stock")]);
-        return Err(ApiError::InsufficientStock(short));
-    }
-
-    let promotion = match &cart.promotion {
-        Some(applied) => {
-            let unavailable = |reason: Refusal| ApiError::PromotionUnavailable {
-                code: applied.code.to_string(),
-                reason: reason.to_string(),
-            };
-            let promotion = inputs
-                .promotion
-                .as_ref()
-                .ok_or_else(|| unavailable(Refusal::Unknown))?;
-            if promotion.exhausted() {
-                return Err(unavailable(Refusal::Exhausted));
-            }
-            // Priced only by the rules the cart showed: an edit since then
-            // would charge a price the shopper never saw.
-            if promotion.rules != *applied {
-                return Err(unavailable(Refusal::Changed));
-            }
-            let now = clock::now_secs();
-            promotion
-                .rules
-                .apply(&mut items, &categories, now)
-                .map_err(unavailable)?;
-            Some(promotion)
-        }
-        None => None,
-    };
-    // Tax after the discount, per line, at the rate of the destination
-    // (its region's where it has one); the order keeps the rate it used.
-    let tax = AppliedTax {
-        country: shipping_address.country.clone(),
-        region: shipping_address.region.clone(),
-        rate_bps: rates
-            .rate_for(shipping_address.region.as_ref())
-            .map_err(|e| ApiError::validation("shipping_address.region", e.to_string()))?,
-        prices_include_tax: deps.prices_include_tax,
-    };
-    let overflow = || StoreError::Corrupt("order total overflowed".into());
-    tax::apply(&mut items, tax.rate_bps, tax.prices_include_tax).ok_or_else(overflow)?;
-    let totals = Totals::of(&items, tax.prices_include_tax).ok_or_else(overflow)?;
+    let Quote {
+        items,
+        totals,
+        tax,
+        promotion,
+    } = quote(
+        &cart,
+        catalog,
+        inputs.promotion.as_ref(),
+        rates,
+        &shipping_address,
+        deps.prices_include_tax,
+        clock::now_secs(),
+    )?;
 
     let created_at = clock::now_rfc3339();
     let order = Order {

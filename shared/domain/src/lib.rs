@@ -11,6 +11,7 @@
 pub mod cursor;
 pub mod money;
 pub mod order;
+pub mod pricing;
 pub mod product;
 pub mod promotion;
 pub mod refund;

@@ -14,9 +14,10 @@ use super::product_item::decode_product;
 use super::StoreError;
 use crate::domain::UserId;
 use crate::domain::{
-    order::{Totals, MAX_CART_LINES},
+    order::MAX_CART_LINES,
+    pricing::{self, ToPrice},
     promotion::{PromoCode, Rules},
-    tax::{self, AppliedTax},
+    tax::AppliedTax,
     Category, Line, Money, Product, Quantity, Sku, Total,
 };
 use crate::keys::{self, Item};
@@ -135,40 +136,33 @@ impl Cart {
     }
 
     fn checked_view(&self, now: i64, tax_rate: Option<AppliedTax>) -> Option<CartView> {
-        let mut items = Vec::with_capacity(self.lines.len());
-        for line in &self.lines {
-            let line_total = line.unit_price.times(line.quantity.get())?;
-            items.push(Line {
-                sku: line.sku.clone(),
-                name: line.name.clone(),
+        let lines: Vec<ToPrice<'_>> = self
+            .lines
+            .iter()
+            .map(|line| ToPrice {
+                sku: &line.sku,
+                name: &line.name,
                 quantity: line.quantity,
                 unit_price: line.unit_price,
-                line_total,
-                discount: Total::zero(line_total.currency),
-                tax: Total::zero(line_total.currency),
-            });
-        }
-        let promotion = self.promotion.as_ref().map(|rules| {
-            let categories: Vec<Option<&Category>> =
-                self.lines.iter().map(|l| l.category.as_ref()).collect();
-            let outcome = rules.apply(&mut items, &categories, now);
-            CartPromotion {
-                code: rules.code.clone(),
-                applies: outcome.is_ok(),
-                message: outcome.err().map(|refusal| refusal.to_string()),
-            }
+                category: line.category.as_ref(),
+            })
+            .collect();
+        let priced =
+            pricing::price(&lines, self.promotion.as_ref(), now, tax_rate.as_ref()).ok()?;
+        let promotion = self.promotion.as_ref().map(|rules| CartPromotion {
+            code: rules.code.clone(),
+            applies: matches!(priced.promotion, Some(Ok(()))),
+            message: match &priced.promotion {
+                Some(Err(refusal)) => Some(refusal.to_string()),
+                _ => None,
+            },
         });
-        if let Some(applied) = &tax_rate {
-            tax::apply(&mut items, applied.rate_bps, applied.prices_include_tax)?;
-        }
-        let inclusive = tax_rate.as_ref().is_some_and(|t| t.prices_include_tax);
-        let totals = Totals::of(&items, inclusive)?;
         Some(CartView {
-            items,
-            subtotal: totals.subtotal,
-            discount: totals.discount,
-            tax: totals.tax,
-            total: totals.total,
+            items: priced.items,
+            subtotal: priced.totals.subtotal,
+            discount: priced.totals.discount,
+            tax: priced.totals.tax,
+            total: priced.totals.total,
             promotion,
             tax_rate,
         })
