@@ -68,8 +68,11 @@ pub enum ApiError {
     UriTooLong { limit: usize },
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// Any fault on our side: a store failure, a serialisation or overflow
+    /// that valid data cannot cause, a broken hash. Logged with its cause,
+    /// answered with a generic 500 (the cause never reaches the client).
     #[error("internal error: {0}")]
-    Internal(StoreError),
+    Internal(Box<dyn std::error::Error + Send + Sync>),
     /// Something this function needs (today: the token signing key) could
     /// not be had; worth a retry, unlike `Internal`.
     #[error("unavailable: {0}")]
@@ -90,7 +93,7 @@ impl From<StoreError> for ApiError {
         match err {
             // Not a fault: a retry of the same Idempotency-Key took over.
             StoreError::LeaseLost => Self::key_in_progress(),
-            err => Self::Internal(err),
+            err => Self::internal(err),
         }
     }
 }
@@ -137,6 +140,11 @@ impl ApiError {
 
     pub fn delivery_not_found() -> Self {
         Self::NotFound("no delivery with that id for this endpoint".into())
+    }
+
+    /// A fault on our side, of any error type: logged, never shown.
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
     }
 
     /// The answer when an `Idempotency-Key`'s first request is still
@@ -324,7 +332,7 @@ mod tests {
     #[test]
     fn internal_errors_never_leak_their_cause() {
         let cause = StoreError::Corrupt("pk PRODUCT#SECRET-1 lacks price".into());
-        let response = ApiError::Internal(cause).into_response();
+        let response = ApiError::internal(cause).into_response();
         assert_eq!(response.status(), 500);
         let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
         assert!(!text.contains("SECRET"), "{text}");

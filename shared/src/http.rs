@@ -444,19 +444,6 @@ pub fn no_store(mut response: Response<Body>) -> Response<Body> {
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
 
-/// The request's `Idempotency-Key`; a missing or overlong one is 400.
-pub fn idempotency_key(req: &Request) -> Result<&str, ApiError> {
-    req.headers()
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|value| value.to_str().ok())
-        .filter(|key| (1..=255).contains(&key.chars().count()))
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "an Idempotency-Key header of 1 to 255 characters is required".into(),
-            )
-        })
-}
-
 /// A stored JSON response sent again (or for the first time), never cached,
 /// marked `Idempotent-Replayed: true` on a replay.
 pub fn stored_json(status: StatusCode, body: String, replayed: bool) -> Response<Body> {

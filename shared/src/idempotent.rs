@@ -72,9 +72,9 @@ pub enum Begin<T> {
     Replay(Response<Body>),
 }
 
-/// The request's `Idempotency-Key`: `None` without one; present but empty
-/// or longer than 255 characters is 400.
-pub fn optional_key(req: &Request) -> Result<Option<&str>, ApiError> {
+/// The one parser of the `Idempotency-Key` header: `Ok(None)` without
+/// one, `Err` when present but not 1 to 255 characters of text.
+fn parse_key(req: &Request) -> Result<Option<&str>, ()> {
     match req.headers().get(IDEMPOTENCY_KEY) {
         None => Ok(None),
         Some(value) => value
@@ -82,10 +82,24 @@ pub fn optional_key(req: &Request) -> Result<Option<&str>, ApiError> {
             .ok()
             .filter(|key| (1..=255).contains(&key.chars().count()))
             .map(Some)
-            .ok_or_else(|| {
-                ApiError::BadRequest("an Idempotency-Key header has 1 to 255 characters".into())
-            }),
+            .ok_or(()),
     }
+}
+
+/// The request's `Idempotency-Key`: `None` without one; present but empty
+/// or longer than 255 characters is 400.
+pub fn optional_key(req: &Request) -> Result<Option<&str>, ApiError> {
+    parse_key(req).map_err(|()| {
+        ApiError::BadRequest("an Idempotency-Key header has 1 to 255 characters".into())
+    })
+}
+
+/// The request's `Idempotency-Key` where one is required (checkout,
+/// refunds): missing, empty or overlong is 400.
+pub fn required_key(req: &Request) -> Result<&str, ApiError> {
+    parse_key(req).ok().flatten().ok_or_else(|| {
+        ApiError::BadRequest("an Idempotency-Key header of 1 to 255 characters is required".into())
+    })
 }
 
 /// What makes two requests "the same": method, path and the JSON body as
@@ -160,7 +174,7 @@ pub async fn begin_required<I: IdempotencyStore>(
     route: &str,
     fingerprint: &str,
 ) -> Result<Begin<Ticket>, ApiError> {
-    let key = crate::http::idempotency_key(req)?;
+    let key = required_key(req)?;
     claim(store, scope, key_hash(route, key), fingerprint).await
 }
 

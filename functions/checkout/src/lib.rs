@@ -34,13 +34,13 @@ use quiet_core::{
         tax::{AppliedTax, CountryRates},
         Line, OrderId, OrderStatus, Product, ShippingAddress, Sku, Total,
     },
-    http::{idempotency_key, json_body},
+    http::json_body,
     idempotent::{self, Begin, Ticket},
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{
         Cart, CartStore, CheckoutStore, Commit, KeyScope, LineTake, Order, PricingStore, Promotion,
-        StoreError, StoredResponse,
+        StoredResponse,
     },
     ApiError,
 };
@@ -77,11 +77,11 @@ pub async fn handler<K: CheckoutStore, C: CartStore, L: PricingStore>(
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;
-    idempotency_key(&req)?;
+    idempotent::required_key(&req)?;
     let body: CheckoutRequest = json_body(&req)?;
     // The parsed body re-serialised: the same request however it was
     // spaced or ordered.
-    let canonical = serde_json::to_string(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let canonical = serde_json::to_string(&body).map_err(ApiError::internal)?;
     let ticket = match idempotent::begin_required(
         &deps.checkout,
         &req,
@@ -177,7 +177,7 @@ pub fn quote<'p>(
         now,
         tax.as_ref().ok(),
     )
-    .map_err(|e| StoreError::Corrupt(format!("order total: {e}")))?;
+    .map_err(ApiError::internal)?;
     if let (Some((_, unavailable)), Some(Err(refusal))) = (&promotion, priced.promotion) {
         return Err(unavailable(refusal));
     }
@@ -262,7 +262,7 @@ async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
         user_id: user.id.clone(),
         created_ms: clock::now_ms(),
     };
-    let body = serde_json::to_string(&order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let body = serde_json::to_string(&order).map_err(ApiError::internal)?;
     let stored = StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body,

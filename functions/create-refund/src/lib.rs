@@ -24,13 +24,11 @@ use quiet_core::{
         refund::{self, Refund, RefundRefusal, RefundRequest, Refundable},
         OrderId, OrderStatus,
     },
-    http::{idempotency_key, json_body, order_id_param},
+    http::{json_body, order_id_param},
     idempotent::{self, Begin, Ticket},
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{
-        IdempotencyStore, KeyScope, Order, OrderStore, RefundCommit, StoreError, StoredResponse,
-    },
+    store::{IdempotencyStore, KeyScope, Order, OrderStore, RefundCommit, StoredResponse},
     ApiError,
 };
 use serde::Serialize;
@@ -72,10 +70,9 @@ pub async fn handler<O: OrderStore, I: IdempotencyStore>(
     let admin = authenticate(&req, &deps.verifier)?;
     admin.require(Role::Admin)?;
     let id = order_id_param(&req)?;
-    idempotency_key(&req)?;
+    idempotent::required_key(&req)?;
     let body: RefundRequest = json_body(&req)?;
-    let canonical =
-        serde_json::to_string(&(&id, &body)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let canonical = serde_json::to_string(&(&id, &body)).map_err(ApiError::internal)?;
     let ticket = match idempotent::begin_required(
         &deps.idempotency,
         &req,
@@ -137,8 +134,7 @@ async fn make<O: OrderStore, I: IdempotencyStore>(
             refund: refund.clone(),
             order: after,
         };
-        let body =
-            serde_json::to_string(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = serde_json::to_string(&response).map_err(ApiError::internal)?;
         let stored = StoredResponse::json(StatusCode::CREATED.as_u16(), body);
         match deps
             .orders

@@ -67,8 +67,7 @@ pub async fn handler<U: UserStore, I: IdempotencyStore>(
 }
 
 async fn register<U: UserStore>(users: &U, body: Registration) -> Result<Response<Body>, ApiError> {
-    let hash = password::hash(&body.password)
-        .map_err(|err| ApiError::Internal(StoreError::Dynamo(err.to_string())))?;
+    let hash = password::hash(&body.password).map_err(ApiError::internal)?;
     let user = User {
         id: UserId::generate(),
         email: body.email,

@@ -30,7 +30,7 @@ use quiet_core::{
     error::FieldError,
     http::{json, query_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{search::RETENTION_MS, ProductStore, SearchDoc, SearchLog, StoreError},
+    store::{search::RETENTION_MS, ProductStore, SearchDoc, SearchLog},
     ApiError,
 };
 use tokio::sync::Mutex;
@@ -76,7 +76,7 @@ pub struct State {
 }
 
 fn internal(err: IndexError) -> ApiError {
-    ApiError::Internal(StoreError::Corrupt(err.to_string()))
+    ApiError::internal(err)
 }
 
 /// Builds the index from the whole live catalog.
