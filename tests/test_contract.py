@@ -161,3 +161,28 @@ def test_the_architecture_page_names_everything_the_template_deploys():
     names |= set(stack.resources_of(template, "AWS::CloudWatch::Alarm"))
     missing = sorted(n for n in names if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", page))
     assert not missing, f"docs/ARCHITECTURE.md does not name: {missing}"
+
+
+def test_the_readme_is_a_newcomers_first_screen_and_no_link_leaves_the_repository():
+    """README.md says what this is and gives the two commands with what they
+    print on its first screen; its links stay in the repository (the only
+    URLs are the local stack's), and every relative link in it and in docs/
+    names a file that exists."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    first_screen = "\n".join(readme.splitlines()[:30])
+    for needed in ("make dev", "make test", "ready: http://127.0.0.1:3000", "passed"):
+        assert needed in first_screen, f"the README's first screen lacks {needed!r}"
+    assert len(readme.splitlines()) <= 120, "the README is a first screen and a map; detail goes to docs/"
+    urls = re.findall(r"https?://[^\s)\"'`]+", readme)
+    assert all(u.startswith("http://127.0.0.1:") for u in urls), urls
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"(https?:|#|mailto:)", target):
+                continue
+            resolved = (page.parent / target.split("#")[0]).resolve()
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken

@@ -102,7 +102,7 @@ where
 /// A response sent as the handler made it. lambda_http's own
 /// `IntoResponse` for `Response<Body>` decodes every text body again by
 /// its content type's charset, which links encoding_rs with every
-/// encoding's tables: 145-186 kB of each release binary (README,
+/// encoding's tables: 145-186 kB of each release binary (docs/PERFORMANCE-NOTES.md,
 /// "Where that memory is now"). Ours are UTF-8 `Body::Text` or
 /// deliberate `Body::Binary` already, and an empty body stays empty.
 struct AsMade(Response<Body>);
