@@ -9,7 +9,7 @@ fn committed_path() -> PathBuf {
 
 #[test]
 fn the_committed_copy_is_what_the_code_generates() {
-    let generated = openapi::document();
+    let generated = openapi_doc::document();
     let path = committed_path();
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(&path, &generated).expect("write docs/openapi.json");
@@ -17,7 +17,7 @@ fn the_committed_copy_is_what_the_code_generates() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p openapi` and commit it"
+        "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p openapi-doc` and commit it"
     );
     assert!(
         openapi::SERVED == generated,
@@ -27,7 +27,7 @@ fn the_committed_copy_is_what_the_code_generates() {
 
 #[test]
 fn it_is_openapi_3_1_with_every_operation_answering_problems() {
-    let doc: serde_json::Value = serde_json::from_str(&openapi::document()).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&openapi_doc::document()).expect("json");
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.len() >= 20, "only {} paths", paths.len());
@@ -50,7 +50,7 @@ fn it_is_openapi_3_1_with_every_operation_answering_problems() {
 
 #[test]
 fn every_schema_reference_resolves() {
-    let text = openapi::document();
+    let text = openapi_doc::document();
     let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     let prefix = "\"#/components/schemas/";
