@@ -208,3 +208,27 @@ def test_no_function_crate_depends_on_another():
                 unexplained.append(f"{name} (dev) -> {dep}")
     assert not crossing, crossing
     assert not unexplained, unexplained
+
+
+def test_every_function_wires_its_dependencies_one_way():
+    """One way to wire a function: its lib.rs declares the `Deps` it needs,
+    its main.rs builds them once at init and hands `&deps` to the handler,
+    which tests call with their own. Only health and docs need nothing."""
+    import re
+
+    needs_nothing = {"health", "docs"}
+    odd = []
+    for crate in sorted(p for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists()):
+        lib = (crate / "src/lib.rs").read_text()
+        main = (crate / "src/main.rs").read_text()
+        if crate.name in needs_nothing:
+            if "Deps" in lib or "Deps" in main:
+                odd.append(f"{crate.name}: needs nothing, yet has Deps")
+            continue
+        if not re.search(r"^pub struct Deps\b", lib, re.M):
+            odd.append(f"{crate.name}: lib.rs declares no `pub struct Deps`")
+        if not re.search(r"let deps = Deps(::new\(| \{)", main):
+            odd.append(f"{crate.name}: main.rs does not build `Deps`")
+        if not re.search(r"\(&deps\b", main):
+            odd.append(f"{crate.name}: main.rs does not hand `&deps` to the handler")
+    assert not odd, odd

@@ -190,6 +190,19 @@ pub fn https_client(trust: Trust) -> aws_sdk_dynamodb::config::SharedHttpClient 
         .build_https()
 }
 
+/// Whether catalog prices include tax (`PRICES_INCLUDE_TAX=true`): a
+/// setting of the shop, the same for every function that prices.
+pub fn prices_include_tax() -> Result<bool, ConfigError> {
+    match env("PRICES_INCLUDE_TAX").as_deref().map(str::trim) {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ConfigError::Invalid {
+            name: "PRICES_INCLUDE_TAX",
+            reason: "must be true or false".into(),
+        }),
+    }
+}
+
 /// `CURSOR_SECRET`: the page-cursor signing key (32+ bytes).
 pub fn cursor_key() -> Result<CursorKey, ConfigError> {
     cursor_key_from_lookup(env)

@@ -35,13 +35,12 @@
 //!    - [`pages`]: paged listings (`limit`, signed `cursor`).
 //!    - [`openapi`]: the shared parts of the OpenAPI document.
 //!    - [`worker`]: the edge every SQS and scheduled worker shares.
-//! 6. **wiring**: [`deps`], the dependency bundles functions build at init.
 //!
-//! The functions (`functions/*`) sit above all of it.
+//! The functions (`functions/*`) sit above all of it. Each declares the
+//! `Deps` it needs in its `lib.rs`; its `main.rs` builds them once at init.
 
 pub mod auth;
 pub mod config;
-pub mod deps;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -12,7 +12,6 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::CatalogAdmin,
     domain::{product::MAX_STOCK, Sku},
     http::{json, json_body, sku_param},
     idempotent::{self, Begin, Ticket},
@@ -24,6 +23,14 @@ use quiet_core::{
 /// Tries against a stock that checkouts keep moving.
 const ATTEMPTS: usize = 8;
 use serde::{Deserialize, Serialize};
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<P> {
+    pub products: P,
+    pub idempotency: quiet_core::store::DynamoIdempotency,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +66,7 @@ struct Stock<'a> {
     )
 )]
 pub async fn handler<P: ProductStore>(
-    deps: &CatalogAdmin<P>,
+    deps: &Deps<P>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let admin = authenticate(&req, &deps.verifier)?;
@@ -99,7 +106,7 @@ fn refused(stock: u32, delta: StockDelta) -> ApiError {
 }
 
 async fn keyed<P: ProductStore>(
-    deps: &CatalogAdmin<P>,
+    deps: &Deps<P>,
     sku: &Sku,
     delta: StockDelta,
     ticket: &Ticket,

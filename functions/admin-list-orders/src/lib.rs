@@ -4,7 +4,6 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::{Orders, Paging},
     domain::OrderStatus,
     error::FieldError,
     http::{json, no_store},
@@ -13,6 +12,15 @@ use quiet_core::{
     store::{OrderListing, OrderPosition, OrderStore},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<O> {
+    pub orders: O,
+    pub verifier: quiet_core::auth::TokenVerifier,
+    /// Signs page cursors; only the functions that page hold `CURSOR_SECRET`.
+    pub cursor_key: quiet_core::domain::CursorKey,
+}
 
 #[utoipa::path(
     get,
@@ -33,10 +41,10 @@ use quiet_core::{
     )
 )]
 pub async fn handler<O: OrderStore>(
-    paging: &Paging<Orders<O>>,
+    deps: &Deps<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let Paging { deps, cursor_key } = paging;
+    let cursor_key = &deps.cursor_key;
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
     let status = pages::param(&req, "status")
         .ok_or_else(|| "is required".to_string())

@@ -9,13 +9,20 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
     clock::now_rfc3339,
-    deps::Orders,
     http::{json, no_store, order_id_param},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{KeyScope, OrderStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<O> {
+    pub orders: O,
+    pub idempotency: quiet_core::store::DynamoIdempotency,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     post,
@@ -36,7 +43,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<O: OrderStore>(
-    deps: &Orders<O>,
+    deps: &Deps<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;

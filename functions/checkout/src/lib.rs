@@ -25,7 +25,6 @@ use lambda_http::{
 use quiet_core::{
     auth::{authenticate, AuthUser},
     clock,
-    deps::Checkout,
     domain::{
         order::Totals,
         pricing::{self, ToPrice},
@@ -46,6 +45,17 @@ use quiet_core::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<K, C, L> {
+    pub checkout: K,
+    pub carts: C,
+    /// Products, promotion and tax rates, in one read.
+    pub pricing: L,
+    pub verifier: quiet_core::auth::TokenVerifier,
+    pub prices_include_tax: bool,
+}
 
 pub use quiet_core::http::{IDEMPOTENCY_KEY, REPLAYED};
 
@@ -73,7 +83,7 @@ pub struct CheckoutRequest {
     )
 )]
 pub async fn handler<K: CheckoutStore, C: CartStore, L: PricingStore>(
-    deps: &Checkout<K, C, L>,
+    deps: &Deps<K, C, L>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;
@@ -201,7 +211,7 @@ pub struct Quote<'p> {
 }
 
 async fn place<K: CheckoutStore, C: CartStore, L: PricingStore>(
-    deps: &Checkout<K, C, L>,
+    deps: &Deps<K, C, L>,
     user: &AuthUser,
     ticket: &Ticket,
     shipping_address: ShippingAddress,

@@ -1,6 +1,24 @@
+use checkout::{handler, Deps};
+use quiet_core::{
+    auth::keys,
+    config,
+    events::Topic,
+    store::{DynamoCarts, DynamoCheckout, DynamoPricing, Relay},
+    Config,
+};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::Checkout::from_env()?;
-    quiet_core::http::run(|req| checkout::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        checkout: DynamoCheckout::new(dynamodb.clone(), &config.table_name)
+            .with_relay(Relay::from_env(&config, &[Topic::Orders, Topic::Webhooks])?),
+        carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
+        pricing: DynamoPricing::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+        prices_include_tax: config::prices_include_tax()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

@@ -3,10 +3,10 @@
 //! once-per-customer redemption is refused by the transaction itself, even
 //! when the cart's code got past the advisory check.
 
+use checkout::Deps;
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Checkout,
     domain::{promotion::Rules, Quantity},
     store::{
         Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoPricing, DynamoPromotions,
@@ -50,7 +50,7 @@ async fn a_second_redemption_by_one_customer_is_refused_by_the_transaction() {
         cart.promotion = Some(rules.clone());
         carts.save(&user, &cart).await.expect("cart saved");
     };
-    let deps = Checkout {
+    let deps = Deps {
         checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()),
         carts: DynamoCarts::new(testkit::dynamodb(), testkit::table()),
         pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),

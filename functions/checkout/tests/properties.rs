@@ -15,12 +15,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use checkout::Deps;
 use lambda_http::{Body, Request};
 use proptest::prelude::*;
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Checkout,
     domain::{OrderId, OrderStatus, Quantity, Sku},
     payments::PaymentEvent,
     store::{
@@ -78,7 +78,7 @@ struct World {
     sku: Sku,
     initial: u64,
     users: Vec<(UserId, String)>,
-    deps: Checkout<DynamoCheckout, DynamoCarts, DynamoPricing>,
+    deps: Deps<DynamoCheckout, DynamoCarts, DynamoPricing>,
     products: DynamoProducts,
     orders: DynamoOrders,
     /// Every order placed, as it was when placed, and who owns it.
@@ -112,7 +112,7 @@ impl World {
             sku: sku.try_into().expect("sku"),
             initial,
             users,
-            deps: Checkout {
+            deps: Deps {
                 checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()),
                 carts: DynamoCarts::new(testkit::dynamodb(), testkit::table()),
                 pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),

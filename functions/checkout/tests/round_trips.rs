@@ -5,10 +5,10 @@
 // Helpers outside #[test] functions may panic too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use checkout::Deps;
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Checkout,
     domain::{promotion::Rules, Product, Quantity, Sku},
     store::{
         Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoPricing, DynamoPromotions,
@@ -67,7 +67,7 @@ async fn with_a_code_and_tax_a_checkout_still_takes_at_most_four_dynamodb_calls(
     cart_of_three(&user, Some(new.clone())).await;
 
     let (client, calls) = testkit::counting_dynamodb();
-    let deps = Checkout {
+    let deps = Deps {
         checkout: DynamoCheckout::new(client.clone(), testkit::table()),
         carts: DynamoCarts::new(client.clone(), testkit::table()),
         pricing: DynamoPricing::new(client, testkit::table()),
@@ -124,7 +124,7 @@ async fn a_checkout_takes_at_most_four_dynamodb_calls() {
     // The order.placed event goes to SQS after the commit: not a DynamoDB call.
     let (queue, _) = testkit::queue_with_dlq(30).await;
     let relay = testkit::relay(&testkit::emulator().endpoint, &queue).await;
-    let deps = Checkout {
+    let deps = Deps {
         checkout: DynamoCheckout::new(client.clone(), testkit::table()).with_relay(relay),
         carts: DynamoCarts::new(client.clone(), testkit::table()),
         pricing: DynamoPricing::new(client, testkit::table()),

@@ -5,10 +5,10 @@
 // Helpers outside #[test] functions may panic too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use checkout::Deps;
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Checkout,
     domain::{Quantity, Sku},
     store::{
         Cart, CartLine, CartStore, CheckoutStore, DynamoCarts, DynamoCheckout, DynamoPricing,
@@ -57,7 +57,7 @@ async fn a_sharded_checkout_takes_four_calls_and_six_when_it_must_span_shards() 
         .expect("sharded");
 
     let (client, calls) = testkit::counting_dynamodb();
-    let deps = Checkout {
+    let deps = Deps {
         checkout: DynamoCheckout::new(client.clone(), testkit::table()),
         carts: DynamoCarts::new(client.clone(), testkit::table()),
         pricing: DynamoPricing::new(client, testkit::table()),

@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use checkout::Deps;
 use lambda_http::{Body, Request};
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Checkout,
     domain::Quantity,
     events::{Change, Event, Topic},
     store::{
@@ -60,7 +60,7 @@ async fn checkout_succeeds_while_sqs_is_down_and_the_sweeper_delivers_later() {
     let (queue, _) = testkit::queue_with_dlq(30).await;
     let down = testkit::relay("http://127.0.0.1:9", &queue).await;
     testkit::ships_to("GB", 0).await;
-    let deps = Checkout {
+    let deps = Deps {
         checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()).with_relay(down),
         carts,
         pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),

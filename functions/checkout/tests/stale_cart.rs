@@ -1,10 +1,10 @@
 //! A checkout that read the cart before another checkout emptied it, and
 //! commits after the shopper filled it again (issue 37, defect 6).
 
+use checkout::Deps;
 use quiet_core::{
     auth::{Role, TokenVerifier, UserId},
     clock,
-    deps::Checkout,
     domain::{Product, Quantity, Sku},
     store::{
         Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoPricing, ProductStore,
@@ -68,8 +68,8 @@ async fn a_stale_checkout_never_matches_a_cart_filled_again() {
     fn deps<C: CartStore>(
         carts: C,
         verifier: &TokenVerifier,
-    ) -> Checkout<DynamoCheckout, C, DynamoPricing> {
-        Checkout {
+    ) -> Deps<DynamoCheckout, C, DynamoPricing> {
+        Deps {
             checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()),
             carts,
             pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),

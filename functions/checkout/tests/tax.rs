@@ -1,10 +1,10 @@
 //! A shop whose prices include tax (`PRICES_INCLUDE_TAX=true`): the
 //! customer pays the price, and the order says how much of it was tax.
 
+use checkout::Deps;
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Checkout,
     domain::Quantity,
     store::{Cart, CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoPricing, ProductStore},
 };
@@ -40,7 +40,7 @@ async fn with_tax_included_the_total_is_the_price_and_the_tax_is_inside_it() {
     })
     .expect("room");
     carts.save(&user, &cart).await.expect("cart saved");
-    let deps = Checkout {
+    let deps = Deps {
         checkout: DynamoCheckout::new(testkit::dynamodb(), testkit::table()),
         carts,
         pricing: DynamoPricing::new(testkit::dynamodb(), testkit::table()),

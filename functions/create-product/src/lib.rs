@@ -9,13 +9,20 @@ use lambda_http::{
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::CatalogAdmin,
     http::{json, json_body},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{KeyScope, NewProduct, ProductStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<P> {
+    pub products: P,
+    pub idempotency: quiet_core::store::DynamoIdempotency,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     post,
@@ -36,7 +43,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<P: ProductStore>(
-    deps: &CatalogAdmin<P>,
+    deps: &Deps<P>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let admin = authenticate(&req, &deps.verifier)?;
@@ -55,7 +62,7 @@ pub async fn handler<P: ProductStore>(
 }
 
 async fn create<P: ProductStore>(
-    deps: &CatalogAdmin<P>,
+    deps: &Deps<P>,
     new: &NewProduct,
 ) -> Result<Response<Body>, ApiError> {
     let product = match deps.products.create(new, &now_rfc3339()).await {

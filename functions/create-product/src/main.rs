@@ -1,6 +1,21 @@
+use create_product::{handler, Deps};
+use quiet_core::{
+    auth::keys,
+    events::Topic,
+    store::{DynamoIdempotency, DynamoProducts, Relay},
+    Config,
+};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::CatalogAdmin::from_env()?.with_relay()?;
-    quiet_core::http::run(|req| create_product::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        products: DynamoProducts::new(dynamodb.clone(), &config.table_name)
+            .with_relay(Relay::from_env(&config, &[Topic::Catalog])?),
+        idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

@@ -11,7 +11,6 @@ use lambda_http::{
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::PromotionAdmin,
     domain::promotion::Rules,
     http::{json_body, json_with_etag},
     idempotent,
@@ -19,6 +18,14 @@ use quiet_core::{
     store::{KeyScope, PromotionStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<R> {
+    pub promotions: R,
+    pub idempotency: quiet_core::store::DynamoIdempotency,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     post,
@@ -39,7 +46,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<R: PromotionStore>(
-    deps: &PromotionAdmin<R>,
+    deps: &Deps<R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let admin = authenticate(&req, &deps.verifier)?;
@@ -60,7 +67,7 @@ pub async fn handler<R: PromotionStore>(
 }
 
 async fn create<R: PromotionStore>(
-    deps: &PromotionAdmin<R>,
+    deps: &Deps<R>,
     new: &Rules,
 ) -> Result<Response<Body>, ApiError> {
     let promotion = match deps.promotions.create(new, &now_rfc3339()).await {

@@ -19,7 +19,6 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
     clock,
-    deps::RefundAdmin,
     domain::{
         refund::{self, Refund, RefundRefusal, RefundRequest, Refundable},
         OrderId, OrderStatus,
@@ -32,6 +31,14 @@ use quiet_core::{
     ApiError,
 };
 use serde::Serialize;
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<O, I> {
+    pub orders: O,
+    pub idempotency: I,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 /// Tries against an order that other refunds keep changing.
 const ATTEMPTS: usize = 8;
@@ -64,7 +71,7 @@ pub struct Refunded {
     )
 )]
 pub async fn handler<O: OrderStore, I: IdempotencyStore>(
-    deps: &RefundAdmin<O, I>,
+    deps: &Deps<O, I>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let admin = authenticate(&req, &deps.verifier)?;
@@ -91,7 +98,7 @@ pub async fn handler<O: OrderStore, I: IdempotencyStore>(
 }
 
 async fn make<O: OrderStore, I: IdempotencyStore>(
-    deps: &RefundAdmin<O, I>,
+    deps: &Deps<O, I>,
     id: &OrderId,
     request: &RefundRequest,
     ticket: &Ticket,

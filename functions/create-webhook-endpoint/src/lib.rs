@@ -15,7 +15,6 @@ use lambda_http::{
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::WebhookAdmin,
     events::EndpointId,
     http::{json, json_body},
     idempotent::{self, Begin, Ticket},
@@ -28,6 +27,16 @@ use quiet_core::{
     ApiError,
 };
 use serde::Deserialize;
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<W> {
+    pub webhooks: W,
+    pub idempotency: quiet_core::store::DynamoIdempotency,
+    pub verifier: quiet_core::auth::TokenVerifier,
+    /// Checks an endpoint's URL, as the webhooks worker does again at delivery.
+    pub guard: quiet_core::webhooks::Guard,
+}
 
 /// The body of a registration.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -62,7 +71,7 @@ pub struct NewEndpoint {
     )
 )]
 pub async fn handler<W: WebhookStore>(
-    deps: &WebhookAdmin<W>,
+    deps: &Deps<W>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let admin = authenticate(&req, &deps.verifier)?;
@@ -105,7 +114,7 @@ pub async fn handler<W: WebhookStore>(
 }
 
 async fn create<W: WebhookStore>(
-    deps: &WebhookAdmin<W>,
+    deps: &Deps<W>,
     endpoint: Endpoint,
     ticket: Option<&Ticket>,
 ) -> Result<Response<Body>, ApiError> {

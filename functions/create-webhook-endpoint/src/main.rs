@@ -1,6 +1,21 @@
+use create_webhook_endpoint::{handler, Deps};
+use quiet_core::{
+    auth::keys,
+    store::{DynamoIdempotency, DynamoWebhooks},
+    webhooks::Guard,
+    Config,
+};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::WebhookAdmin::from_env()?;
-    quiet_core::http::run(|req| create_webhook_endpoint::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        webhooks: DynamoWebhooks::new(dynamodb.clone(), &config.table_name),
+        idempotency: DynamoIdempotency::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+        guard: Guard::from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

@@ -3,11 +3,11 @@
 //! one secret (issue 37, defect 9).
 
 use create_webhook_endpoint::handler;
+use create_webhook_endpoint::Deps;
 use lambda_http::{http::Method, Body, Request};
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::WebhookAdmin,
     domain::PageLimit,
     events::{EndpointId, Event, EventId},
     store::{
@@ -97,7 +97,7 @@ async fn a_retry_after_a_lost_answer_gets_the_same_endpoint() {
     let (signer, verifier) = testkit::token_keys();
     let admin = UserId::generate();
     let token = signer.sign(&admin, Role::Admin, clock::now());
-    let deps = WebhookAdmin {
+    let deps = Deps {
         webhooks: LosesFirstAnswer {
             inner: DynamoWebhooks::new(testkit::dynamodb(), testkit::table()),
             lost: false.into(),

@@ -4,12 +4,18 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
-    deps::Shopper,
     http::{json, no_store, sku_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{CartStore, ProductStore, StoreError},
+    store::{CartStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<C> {
+    pub carts: C,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 const ATTEMPTS: usize = 3;
 
@@ -28,8 +34,8 @@ const ATTEMPTS: usize = 3;
         (status = 409, description = "The cart kept changing underneath (retry)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<C: CartStore, P: ProductStore>(
-    deps: &Shopper<C, P>,
+pub async fn handler<C: CartStore>(
+    deps: &Deps<C>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;

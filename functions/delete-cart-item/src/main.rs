@@ -1,6 +1,14 @@
+use delete_cart_item::{handler, Deps};
+use quiet_core::{auth::keys, store::DynamoCarts, Config};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::Shopper::from_env()?;
-    quiet_core::http::run(|req| delete_cart_item::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        carts: DynamoCarts::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

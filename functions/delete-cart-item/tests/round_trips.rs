@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 
+use delete_cart_item::Deps;
 use lambda_http::{Body, Request, RequestExt};
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Shopper,
-    store::{Cart, CartLine, CartStore, DynamoCarts, DynamoProducts},
+    store::{Cart, CartLine, CartStore, DynamoCarts},
 };
 
 fn delete(token: &str, sku: &str) -> Request {
@@ -57,9 +57,8 @@ async fn removing_a_line_is_at_most_two_dynamodb_calls() {
     let (_, skus) = testkit::seed_category(&testkit::products(), 2).await;
     cart_of(&user, &skus).await;
     let (client, calls) = testkit::counting_dynamodb();
-    let deps = Shopper {
+    let deps = Deps {
         carts: DynamoCarts::new(client.clone(), testkit::table()),
-        products: DynamoProducts::new(client, testkit::table()),
         verifier,
     };
 

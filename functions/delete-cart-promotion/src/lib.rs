@@ -5,12 +5,20 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
-    deps::CartPromotions,
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{CartStore, PricingStore, PromotionStore, StoreError},
+    store::{CartStore, PricingStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<C, L> {
+    pub carts: C,
+    /// The cart's products and its promotion, in one read.
+    pub pricing: L,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 const ATTEMPTS: usize = 3;
 
@@ -25,8 +33,8 @@ const ATTEMPTS: usize = 3;
         (status = 409, description = "The cart kept changing underneath (retry)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<C: CartStore, L: PricingStore, R: PromotionStore>(
-    deps: &CartPromotions<C, L, R>,
+pub async fn handler<C: CartStore, L: PricingStore>(
+    deps: &Deps<C, L>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;

@@ -1,6 +1,19 @@
+use delete_cart_promotion::{handler, Deps};
+use quiet_core::{
+    auth::keys,
+    store::{DynamoCarts, DynamoPricing},
+    Config,
+};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::CartPromotions::from_env()?;
-    quiet_core::http::run(|req| delete_cart_promotion::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        carts: DynamoCarts::new(dynamodb.clone(), &config.table_name),
+        pricing: DynamoPricing::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

@@ -5,12 +5,18 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::CatalogAdmin,
     http::{empty, sku_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{ProductStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<P> {
+    pub products: P,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     delete,
@@ -28,7 +34,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<P: ProductStore>(
-    deps: &CatalogAdmin<P>,
+    deps: &Deps<P>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;

@@ -5,12 +5,18 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::WebhookAdmin,
     http::{empty, endpoint_id_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{StoreError, WebhookStore},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<W> {
+    pub webhooks: W,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     delete,
@@ -26,7 +32,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<W: WebhookStore>(
-    deps: &WebhookAdmin<W>,
+    deps: &Deps<W>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;

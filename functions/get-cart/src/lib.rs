@@ -8,7 +8,6 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
     clock,
-    deps::CartReader,
     domain::{order::Country, tax::AppliedTax, tax::Region},
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
@@ -16,6 +15,16 @@ use quiet_core::{
     store::{CartStore, PricingStore},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<C, L> {
+    pub carts: C,
+    /// Products and, for a tax estimate, a destination's rates, in one read.
+    pub pricing: L,
+    pub verifier: quiet_core::auth::TokenVerifier,
+    pub prices_include_tax: bool,
+}
 
 #[utoipa::path(
     get,
@@ -33,7 +42,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<C: CartStore, L: PricingStore>(
-    deps: &CartReader<C, L>,
+    deps: &Deps<C, L>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;

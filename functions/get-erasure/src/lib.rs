@@ -15,6 +15,11 @@ fn not_found() -> ApiError {
     ApiError::NotFound("no erasure with that id".into())
 }
 
+/// What this function needs; `main.rs` builds it once at init.
+pub struct Deps<E> {
+    pub erasures: E,
+}
+
 #[utoipa::path(
     get,
     path = "/v1/erasures/{id}",
@@ -27,9 +32,10 @@ fn not_found() -> ApiError {
     )
 )]
 pub async fn handler<E: ErasureStore>(
-    erasures: &E,
+    deps: &Deps<E>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
+    let erasures = &deps.erasures;
     let id = path_param(&req, "id")
         .and_then(|raw| ErasureId::try_from(raw.to_string()).ok())
         .ok_or_else(not_found)?;

@@ -4,12 +4,18 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
-    deps::Orders,
     http::{json, no_store, order_id_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::OrderStore,
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<O> {
+    pub orders: O,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     get,
@@ -26,7 +32,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<O: OrderStore>(
-    deps: &Orders<O>,
+    deps: &Deps<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;

@@ -1,6 +1,14 @@
+use get_order::{handler, Deps};
+use quiet_core::{auth::keys, store::DynamoOrders, Config};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::Orders::from_env()?;
-    quiet_core::http::run(|req| get_order::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        orders: DynamoOrders::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

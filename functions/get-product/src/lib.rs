@@ -17,6 +17,11 @@ use quiet_core::{
 
 pub const CACHE_CONTROL: &str = "public, max-age=10";
 
+/// What this function needs; `main.rs` builds it once at init.
+pub struct Deps<S> {
+    pub products: S,
+}
+
 #[utoipa::path(
     get,
     path = "/v1/products/{sku}",
@@ -32,7 +37,11 @@ pub const CACHE_CONTROL: &str = "public, max-age=10";
         (status = 404, description = "No live product with that SKU", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<S: ProductStore>(store: &S, req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handler<S: ProductStore>(
+    deps: &Deps<S>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let store = &deps.products;
     let sku = sku_param(&req)?;
     let product = store
         .get(&sku)

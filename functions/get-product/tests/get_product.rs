@@ -21,7 +21,14 @@ fn get(sku: &str, if_none_match: Option<&str>) -> Request {
 }
 
 async fn call(req: Request) -> Response<Body> {
-    match handler(&testkit::products(), req).await {
+    match handler(
+        &get_product::Deps {
+            products: testkit::products(),
+        },
+        req,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }

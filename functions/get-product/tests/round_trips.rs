@@ -32,7 +32,14 @@ async fn a_product_read_is_one_dynamodb_call() {
         (get("NO-SUCH-SKU", None), 404),
     ] {
         calls.reset();
-        let response = match get_product::handler(&store, request).await {
+        let response = match get_product::handler(
+            &get_product::Deps {
+                products: store.clone(),
+            },
+            request,
+        )
+        .await
+        {
             Ok(response) => response,
             Err(err) => err.into_response(),
         };

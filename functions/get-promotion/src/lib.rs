@@ -4,12 +4,18 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::PromotionAdmin,
     http::{code_param, json_with_etag, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::PromotionStore,
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<R> {
+    pub promotions: R,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     get,
@@ -27,7 +33,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<R: PromotionStore>(
-    deps: &PromotionAdmin<R>,
+    deps: &Deps<R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;

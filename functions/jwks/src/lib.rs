@@ -11,6 +11,12 @@ use quiet_core::{auth::keys::Jwks, http::json, ApiError};
 
 pub const CACHE_CONTROL: &str = "public, max-age=300";
 
+/// What this function needs; `main.rs` builds it once at init.
+pub struct Deps {
+    /// The public keys, from `JWT_JWKS`.
+    pub jwks: Jwks,
+}
+
 #[utoipa::path(
     get,
     path = "/.well-known/jwks.json",
@@ -20,7 +26,8 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
         (status = 200, description = "Public keys that verify access tokens", body = quiet_core::auth::keys::Jwks)
     )
 )]
-pub async fn handler(jwks: &Jwks, _req: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handler(deps: &Deps, _req: Request) -> Result<Response<Body>, ApiError> {
+    let jwks = &deps.jwks;
     let mut response = json(StatusCode::OK, jwks);
     response.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -3,13 +3,21 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
-    deps::{Orders, Paging},
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
     pages,
     store::{OrderListing, OrderPosition, OrderStore},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<O> {
+    pub orders: O,
+    pub verifier: quiet_core::auth::TokenVerifier,
+    /// Signs page cursors; only the functions that page hold `CURSOR_SECRET`.
+    pub cursor_key: quiet_core::domain::CursorKey,
+}
 
 #[utoipa::path(
     get,
@@ -28,10 +36,10 @@ use quiet_core::{
     )
 )]
 pub async fn handler<O: OrderStore>(
-    paging: &Paging<Orders<O>>,
+    deps: &Deps<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let Paging { deps, cursor_key } = paging;
+    let cursor_key = &deps.cursor_key;
     let user = authenticate(&req, &deps.verifier)?;
     let limit = pages::limit(&req).map_err(|e| ApiError::Validation(vec![e]))?;
     // Bound to the caller: someone else's cursor is as invalid as a forged one.

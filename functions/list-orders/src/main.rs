@@ -1,6 +1,15 @@
+use list_orders::{handler, Deps};
+use quiet_core::{auth::keys, config, store::DynamoOrders, Config};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::Paging::from_env(quiet_core::deps::Orders::from_env()?)?;
-    quiet_core::http::run(|req| list_orders::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        orders: DynamoOrders::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+        cursor_key: config::cursor_key()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

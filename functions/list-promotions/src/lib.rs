@@ -4,7 +4,6 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::{Paging, PromotionAdmin},
     domain::promotion::PromoCode,
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
@@ -12,6 +11,15 @@ use quiet_core::{
     store::PromotionStore,
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<R> {
+    pub promotions: R,
+    pub verifier: quiet_core::auth::TokenVerifier,
+    /// Signs page cursors; only the functions that page hold `CURSOR_SECRET`.
+    pub cursor_key: quiet_core::domain::CursorKey,
+}
 
 const SCOPE: &str = "promotions";
 
@@ -33,10 +41,10 @@ const SCOPE: &str = "promotions";
     )
 )]
 pub async fn handler<R: PromotionStore>(
-    paging: &Paging<PromotionAdmin<R>>,
+    deps: &Deps<R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let Paging { deps, cursor_key } = paging;
+    let cursor_key = &deps.cursor_key;
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
     let limit = pages::limit(&req).map_err(|e| ApiError::Validation(vec![e]))?;
     let after = pages::after(&req, cursor_key, SCOPE, |s| PromoCode::try_from(s).ok())?;

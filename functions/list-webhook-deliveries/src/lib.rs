@@ -6,7 +6,6 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::{Paging, WebhookAdmin},
     events::EventId,
     http::{endpoint_id_param, json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
@@ -14,6 +13,15 @@ use quiet_core::{
     store::{webhooks::DeliveryStatus, WebhookStore},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<W> {
+    pub webhooks: W,
+    pub verifier: quiet_core::auth::TokenVerifier,
+    /// Signs page cursors; only the functions that page hold `CURSOR_SECRET`.
+    pub cursor_key: quiet_core::domain::CursorKey,
+}
 
 #[utoipa::path(
     get,
@@ -36,10 +44,10 @@ use quiet_core::{
     )
 )]
 pub async fn handler<W: WebhookStore>(
-    paging: &Paging<WebhookAdmin<W>>,
+    deps: &Deps<W>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let Paging { deps, cursor_key } = paging;
+    let cursor_key = &deps.cursor_key;
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
     let id = endpoint_id_param(&req)?;
     let limit = pages::limit(&req).map_err(|e| ApiError::Validation(vec![e]))?;

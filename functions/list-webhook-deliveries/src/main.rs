@@ -1,6 +1,15 @@
+use list_webhook_deliveries::{handler, Deps};
+use quiet_core::{auth::keys, config, store::DynamoWebhooks, Config};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::Paging::from_env(quiet_core::deps::WebhookAdmin::from_env()?)?;
-    quiet_core::http::run(|req| list_webhook_deliveries::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        webhooks: DynamoWebhooks::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+        cursor_key: config::cursor_key()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

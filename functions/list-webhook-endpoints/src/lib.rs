@@ -4,13 +4,19 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
-    deps::WebhookAdmin,
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
     pages::Page,
     store::WebhookStore,
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<W> {
+    pub webhooks: W,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     get,
@@ -24,7 +30,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<W: WebhookStore>(
-    deps: &WebhookAdmin<W>,
+    deps: &Deps<W>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;

@@ -1,6 +1,14 @@
+use list_webhook_endpoints::{handler, Deps};
+use quiet_core::{auth::keys, store::DynamoWebhooks, Config};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::WebhookAdmin::from_env()?;
-    quiet_core::http::run(|req| list_webhook_endpoints::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        webhooks: DynamoWebhooks::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

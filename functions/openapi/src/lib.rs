@@ -20,6 +20,11 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
 /// document.
 pub const SERVED: &str = include_str!("../../../docs/openapi.json");
 
+/// What this function needs: the document, a constant ([`SERVED`]).
+pub struct Deps {
+    pub document: &'static str,
+}
+
 #[utoipa::path(
     get,
     path = "/v1/openapi.json",
@@ -29,8 +34,8 @@ pub const SERVED: &str = include_str!("../../../docs/openapi.json");
         (status = 200, description = "This document", content_type = "application/json")
     )
 )]
-pub async fn handler(document: &str, _req: Request) -> Result<Response<Body>, ApiError> {
-    let mut response = Response::new(Body::Text(document.to_string()));
+pub async fn handler(deps: &Deps, _req: Request) -> Result<Response<Body>, ApiError> {
+    let mut response = Response::new(Body::Text(deps.document.to_string()));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(

@@ -1,5 +1,8 @@
+use openapi::{handler, Deps, SERVED};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    quiet_core::http::run_unlimited(|req| openapi::handler(openapi::SERVED, req)).await
+    let deps = Deps { document: SERVED };
+    quiet_core::http::run_unlimited(|req| handler(&deps, req)).await
 }

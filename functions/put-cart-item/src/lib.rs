@@ -6,14 +6,20 @@
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
-    deps::Shopper,
     domain::Quantity,
     http::{json, json_body, no_store, sku_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{CartLine, CartStore, ProductStore, StoreError},
+    store::{CartLine, CartStore, StoreError},
     ApiError,
 };
 use serde::Deserialize;
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<C> {
+    pub carts: C,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,8 +47,8 @@ const ATTEMPTS: usize = 3;
         (status = 409, description = "The cart kept changing underneath (retry)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<C: CartStore, P: ProductStore>(
-    deps: &Shopper<C, P>,
+pub async fn handler<C: CartStore>(
+    deps: &Deps<C>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;

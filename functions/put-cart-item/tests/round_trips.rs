@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 
 use lambda_http::{Body, Request, RequestExt};
+use put_cart_item::Deps;
 use quiet_core::{
     auth::{Role, UserId},
     clock,
-    deps::Shopper,
-    store::{DynamoCarts, DynamoProducts},
+    store::DynamoCarts,
 };
 
 fn put(token: &str, sku: &str, quantity: u32) -> Request {
@@ -31,9 +31,8 @@ async fn a_cart_write_is_two_dynamodb_calls() {
     let token = signer.sign(&UserId::generate(), Role::Customer, clock::now());
     let (_, skus) = testkit::seed_category(&testkit::products(), 2).await;
     let (client, calls) = testkit::counting_dynamodb();
-    let deps = Shopper {
+    let deps = Deps {
         carts: DynamoCarts::new(client.clone(), testkit::table()),
-        products: DynamoProducts::new(client, testkit::table()),
         verifier,
     };
 

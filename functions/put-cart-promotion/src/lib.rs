@@ -14,7 +14,6 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
     clock,
-    deps::CartPromotions,
     domain::promotion::{PromoCode, Refusal},
     http::{json, json_body, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
@@ -22,6 +21,17 @@ use quiet_core::{
     ApiError,
 };
 use serde::Deserialize;
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<C, L, R> {
+    pub carts: C,
+    /// The cart's products and its promotion, in one read.
+    pub pricing: L,
+    /// Whether a customer already used a once-per-customer code.
+    pub promotions: R,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +61,7 @@ fn refused(reason: Refusal) -> ApiError {
     )
 )]
 pub async fn handler<C: CartStore, L: PricingStore, R: PromotionStore>(
-    deps: &CartPromotions<C, L, R>,
+    deps: &Deps<C, L, R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let user = authenticate(&req, &deps.verifier)?;

@@ -8,13 +8,19 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::TaxAdmin,
     domain::{order::Country, tax::CountryRates},
     http::{json, json_body, path_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::TaxStore,
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<T> {
+    pub taxes: T,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     put,
@@ -33,7 +39,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<T: TaxStore>(
-    deps: &TaxAdmin<T>,
+    deps: &Deps<T>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;

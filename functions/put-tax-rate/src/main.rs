@@ -1,6 +1,14 @@
+use put_tax_rate::{handler, Deps};
+use quiet_core::{auth::keys, store::DynamoTaxes, Config};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     quiet_core::telemetry::init();
-    let deps = quiet_core::deps::TaxAdmin::from_env()?;
-    quiet_core::http::run(|req| put_tax_rate::handler(&deps, req)).await
+    let config = Config::from_env()?;
+    let dynamodb = config.dynamodb();
+    let deps = Deps {
+        taxes: DynamoTaxes::new(dynamodb, &config.table_name),
+        verifier: keys::verifier_from_env()?,
+    };
+    quiet_core::http::run(|req| handler(&deps, req)).await
 }

@@ -30,7 +30,13 @@ pub struct Summary {
     pub shrunk: Vec<Sku>,
 }
 
-pub async fn handle<P: ProductStore>(products: &P) -> Result<Summary, WorkerError> {
+/// What this function needs; `main.rs` builds it once at init.
+pub struct Deps<P> {
+    pub products: P,
+}
+
+pub async fn handle<P: ProductStore>(deps: &Deps<P>) -> Result<Summary, WorkerError> {
+    let products = &deps.products;
     let mut summary = Summary::default();
     for sku in products.sharded().await? {
         let Rebalanced {

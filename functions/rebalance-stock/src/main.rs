@@ -3,11 +3,14 @@
 #![recursion_limit = "256"]
 
 use quiet_core::{store::DynamoProducts, Config};
+use rebalance_stock::{handle, Deps};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     quiet_core::telemetry::init();
     let config = Config::from_env()?;
-    let products = DynamoProducts::new(config.dynamodb(), &config.table_name);
-    quiet_core::worker::run_scheduled(|| rebalance_stock::handle(&products)).await
+    let deps = Deps {
+        products: DynamoProducts::new(config.dynamodb(), &config.table_name),
+    };
+    quiet_core::worker::run_scheduled(|| handle(&deps)).await
 }

@@ -92,7 +92,11 @@ async fn adjustments_see_the_total_and_the_rebalancer_spreads_what_comes_back() 
     assert_eq!(received, StockChange::Applied { stock: 24 });
 
     // ...and the rebalancer evens everything out over the shards.
-    let summary = rebalance_stock::handle(&store).await.expect("rebalanced");
+    let summary = rebalance_stock::handle(&rebalance_stock::Deps {
+        products: store.clone(),
+    })
+    .await
+    .expect("rebalanced");
     assert!(summary.moves > 0, "{summary:?}");
     assert_eq!(shard_units(&sku, 4).await, vec![6, 6, 6, 6]);
     let product = store.get(&sku).await.expect("read").expect("live");

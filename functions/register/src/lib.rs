@@ -32,6 +32,12 @@ pub struct Registration {
     name: UserName,
 }
 
+/// What this function needs; `main.rs` builds it once at init.
+pub struct Deps<U, I> {
+    pub users: U,
+    pub idempotency: I,
+}
+
 #[utoipa::path(
     post,
     path = "/v1/auth/register",
@@ -49,10 +55,10 @@ pub struct Registration {
     )
 )]
 pub async fn handler<U: UserStore, I: IdempotencyStore>(
-    users: &U,
-    idempotency: &I,
+    deps: &Deps<U, I>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
+    let (users, idempotency) = (&deps.users, &deps.idempotency);
     let body: Registration = json_body(&req)?;
     let scope = KeyScope::registering(&body.email);
     idempotent::once(

@@ -9,7 +9,6 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::WebhookAdmin,
     events::{EndpointId, EventId},
     http::{delivery_id_param, endpoint_id_param, json},
     idempotent,
@@ -17,6 +16,14 @@ use quiet_core::{
     store::{KeyScope, StoreError, WebhookStore},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<W> {
+    pub webhooks: W,
+    pub idempotency: quiet_core::store::DynamoIdempotency,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     post,
@@ -39,7 +46,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<W: WebhookStore>(
-    deps: &WebhookAdmin<W>,
+    deps: &Deps<W>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     let admin = authenticate(&req, &deps.verifier)?;
@@ -61,7 +68,7 @@ pub async fn handler<W: WebhookStore>(
 }
 
 async fn replay<W: WebhookStore>(
-    deps: &WebhookAdmin<W>,
+    deps: &Deps<W>,
     endpoint: &EndpointId,
     delivery: &EventId,
 ) -> Result<Response<Body>, ApiError> {

@@ -18,13 +18,19 @@ use lambda_http::{
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::CatalogAdmin,
     domain::Product,
     http::{if_match, json, json_body, sku_param, IfMatch},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{ProductPatch, ProductStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<P> {
+    pub products: P,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     patch,
@@ -46,7 +52,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<P: ProductStore>(
-    deps: &CatalogAdmin<P>,
+    deps: &Deps<P>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;

@@ -8,12 +8,18 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    deps::PromotionAdmin,
     http::{code_param, if_match, json_body, json_with_etag, IfMatch},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::{Promotion, PromotionPatch, PromotionStore, StoreError},
     ApiError,
 };
+
+/// What this function needs; `main.rs` builds it once at init, tests
+/// build it with their own stores.
+pub struct Deps<R> {
+    pub promotions: R,
+    pub verifier: quiet_core::auth::TokenVerifier,
+}
 
 #[utoipa::path(
     patch,
@@ -36,7 +42,7 @@ use quiet_core::{
     )
 )]
 pub async fn handler<R: PromotionStore>(
-    deps: &PromotionAdmin<R>,
+    deps: &Deps<R>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     authenticate(&req, &deps.verifier)?.require(Role::Admin)?;
