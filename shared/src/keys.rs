@@ -468,7 +468,7 @@ pub mod promotion {
 
 pub mod tax {
     use super::*;
-    use crate::domain::order::Country;
+    use crate::domain::address::Country;
 
     /// A destination country's tax rates (one item: its rate and regions').
     pub fn rates(country: &Country) -> Item {

@@ -26,7 +26,7 @@ use quiet_core::{
     auth::{authenticate, AuthUser},
     clock,
     domain::{
-        order::Totals,
+        line::Totals,
         pricing::{self, ToPrice},
         promotion::Refusal,
         stock::{self, ShardCount, Take},

@@ -8,7 +8,7 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::authenticate,
     clock,
-    domain::{order::Country, tax::AppliedTax, tax::Region},
+    domain::{address::Country, address::Region, tax::AppliedTax},
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
     pages::param,

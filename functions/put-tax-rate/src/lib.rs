@@ -8,7 +8,7 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use quiet_core::{
     auth::{authenticate, Role},
     clock::now_rfc3339,
-    domain::{order::Country, tax::CountryRates},
+    domain::{address::Country, tax::CountryRates},
     http::{json, json_body, path_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
     store::TaxStore,

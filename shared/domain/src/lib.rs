@@ -8,9 +8,12 @@
 //! keeps storage and transport out of it. Everything here is unit-tested
 //! without the emulator (`make check` runs these tests).
 
+pub mod address;
 pub mod cursor;
+pub mod line;
 pub mod money;
 pub mod order;
+pub mod order_status;
 pub mod pricing;
 pub mod product;
 pub mod promotion;
@@ -21,9 +24,12 @@ pub mod tax;
 pub mod text;
 pub mod user;
 
+pub use address::ShippingAddress;
 pub use cursor::{Cursor, CursorKey};
+pub use line::{Line, Quantity};
 pub use money::{Currency, CurrencyCode, Money, Total};
-pub use order::{Line, OrderId, OrderStatus, Quantity, ShippingAddress};
+pub use order::{Order, OrderId};
+pub use order_status::OrderStatus;
 pub use product::{Category, PageLimit, Product, Sku};
 pub use text::Text;
 pub use user::{Email, Password, Role, UserId};

@@ -9,7 +9,7 @@
 //! sums. All in integer minor units, every sum checked.
 
 use crate::{
-    order::{Line, Totals},
+    line::{Line, Totals},
     promotion::{Refusal, Rules},
     tax::{self, AppliedTax},
     Category, Money, Quantity, Sku, Total,

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{
+    line::Line,
     money::{Currency, Money, Total},
-    order::Line,
     product::{Category, Sku},
 };
 

@@ -120,10 +120,10 @@ impl TryFrom<Vec<RefundLine>> for RefundLines {
     type Error = String;
 
     fn try_from(lines: Vec<RefundLine>) -> Result<Self, Self::Error> {
-        if !(1..=super::order::MAX_CART_LINES).contains(&lines.len()) {
+        if !(1..=super::line::MAX_CART_LINES).contains(&lines.len()) {
             return Err(format!(
                 "must list 1 to {} lines",
-                super::order::MAX_CART_LINES
+                super::line::MAX_CART_LINES
             ));
         }
         let mut skus: Vec<&Sku> = lines.iter().map(|line| &line.sku).collect();
@@ -198,11 +198,11 @@ impl Plan {
     }
 
     /// The order's status once this refund is made.
-    pub fn status(&self) -> super::OrderStatus {
+    pub fn status(&self) -> super::order_status::OrderStatus {
         if self.complete {
-            super::OrderStatus::Refunded
+            super::order_status::OrderStatus::Refunded
         } else {
-            super::OrderStatus::PartiallyRefunded
+            super::order_status::OrderStatus::PartiallyRefunded
         }
     }
 }
@@ -218,11 +218,11 @@ impl Plan {
 /// again (without restock: that stands). Taking the units back instead
 /// would fail exactly when they were sold meanwhile.
 pub fn status_after_failure(
-    before: super::OrderStatus,
+    before: super::order_status::OrderStatus,
     refunded: u64,
     refunds: &[Refund],
-) -> super::OrderStatus {
-    use super::OrderStatus;
+) -> super::order_status::OrderStatus {
+    use super::order_status::OrderStatus;
     let restocked = refunds.iter().any(|r| !r.restocked.is_empty());
     match before {
         OrderStatus::Paid if restocked => OrderStatus::PartiallyRefunded,

@@ -14,8 +14,8 @@ use utoipa::{
 };
 
 use crate::{
+    address::Country,
     money::{Amount, MAX_AMOUNT},
-    order::Country,
     tax::Bps,
     text::Text,
     Category, Currency, Email, OrderId, PageLimit, Password, Quantity, Sku, UserId,

@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{money::Total, order::Country, order::Line};
+use super::{
+    address::{Country, Region},
+    line::Line,
+    money::Total,
+};
 
 /// A rate in basis points: 0..=10000 (0% to 100%).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,41 +46,6 @@ impl TryFrom<u64> for Bps {
 
 impl From<Bps> for u16 {
     fn from(value: Bps) -> Self {
-        value.0
-    }
-}
-
-/// A region of a country (the part of an ISO 3166-2 code after the dash):
-/// 1 to 3 capital letters or digits, like `CA` or `BY`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Region(String);
-
-impl Region {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Region {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        let code = value.trim();
-        if (1..=3).contains(&code.len())
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        {
-            Ok(Self(code.to_string()))
-        } else {
-            Err("must be a region code of 1 to 3 capital letters or digits, like CA".into())
-        }
-    }
-}
-
-impl From<Region> for String {
-    fn from(value: Region) -> Self {
         value.0
     }
 }
@@ -228,8 +197,8 @@ mod tests {
     mod properties {
         use super::*;
         use crate::{
+            line::{Quantity, Totals},
             money::{Amount, Currency, Money},
-            order::{Quantity, Totals},
             promotion::Rules,
             Category, Sku,
         };

@@ -14,7 +14,7 @@ use super::product_item::decode_product;
 use super::StoreError;
 use crate::domain::UserId;
 use crate::domain::{
-    order::MAX_CART_LINES,
+    line::MAX_CART_LINES,
     pricing::{self, ToPrice},
     promotion::{PromoCode, Rules},
     tax::AppliedTax,

@@ -30,7 +30,8 @@ use aws_sdk_dynamodb::{
 
 use super::attr::{n, s};
 use super::idempotency::{self, Completion, DynamoIdempotency, IdempotencyStore, KeyScope};
-use super::orders::{encode_order, Order};
+use super::order_item::encode_order;
+use super::orders::Order;
 use super::outbox::{self, Relay};
 use super::promotions::{self, Promotion};
 use super::shards;

@@ -29,7 +29,7 @@ use serde::Serialize;
 use super::attr::{get_s, n, s};
 use super::outbox::{self, Relay};
 use super::{StoreError, User};
-use crate::domain::order::ShippingAddress;
+use crate::domain::ShippingAddress;
 use crate::domain::{user::REVOCATION_KEEP_SECS, UserId};
 use crate::events::{Change, ErasureId, Event};
 use crate::keys::{self, Item};
@@ -213,7 +213,7 @@ fn key_of(item: &Item) -> Item {
         .collect()
 }
 
-fn erased_field() -> Result<crate::domain::order::AddressField, StoreError> {
+fn erased_field() -> Result<crate::domain::address::AddressField, StoreError> {
     ERASED.to_string().try_into().map_err(StoreError::Corrupt)
 }
 

@@ -10,6 +10,7 @@ pub mod checkout;
 pub mod erasure;
 pub mod idempotency;
 pub mod notifications;
+pub mod order_item;
 pub mod orders;
 pub mod outbox;
 pub mod product_item;

@@ -6,197 +6,24 @@ use aws_sdk_dynamodb::{
     types::{TransactWriteItem, Update},
     Client,
 };
-use serde::Serialize;
 
-use super::attr::{get_n, get_parsed, get_s, n, s};
+use super::attr::{n, s};
 use super::built;
 use super::idempotency::{self, Completion};
 use super::outbox::{self, Relay};
 use super::StoreError;
 use crate::domain::UserId;
 use crate::domain::{
-    promotion::PromoCode,
+    order::{payment_effect, PaymentEffect},
     refund::{Plan, Refund, RefundId, RefundStatus},
-    tax::AppliedTax,
-    Line, OrderId, OrderStatus, PageLimit, ShippingAddress, Total,
+    OrderId, OrderStatus, PageLimit, Total,
 };
 use crate::events::{Change, Event, OrderRef, RefundRef};
-use crate::keys::{self, Item};
+use crate::keys;
 use crate::payments::{PaymentEvent, PaymentEventType};
 
-/// An order as the API shows it. `user_id` and `created_ms` are kept for
-/// authorization and ordering, never serialised.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Order {
-    pub order_id: OrderId,
-    pub status: OrderStatus,
-    pub items: Vec<Line>,
-    /// The lines at catalog price, before the discount.
-    pub subtotal: Total,
-    pub discount: Total,
-    /// The sum of the lines' tax.
-    pub tax: Total,
-    /// What the customer pays: `subtotal - discount + tax` (without
-    /// `+ tax` where prices include it).
-    pub total: Total,
-    /// The rate the order was taxed at, kept so a later rate change never
-    /// rewrites it. Absent on orders placed before tax existed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tax_rate: Option<AppliedTax>,
-    /// The discount code redeemed by this order.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub promotion_code: Option<PromoCode>,
-    /// Whether the redemption wrote a once-per-customer item (given back
-    /// with the counter on cancel or expiry).
-    #[serde(skip)]
-    pub promotion_once: bool,
-    pub shipping_address: ShippingAddress,
-    /// What the payment provider captured for the order: zero until it is
-    /// paid; more than `total` if it was paid twice (the excess is
-    /// refundable), or money that arrived after a cancel or expiry.
-    pub captured: Total,
-    /// What refunds have given back or are giving back (every refund not
-    /// `failed`). Never more than `captured`.
-    pub refunded: Total,
-    /// Oldest first.
-    pub refunds: Vec<Refund>,
-    /// Bumped by every refund change: the condition that serialises them.
-    #[serde(skip)]
-    pub refund_version: u64,
-    /// The status before the first refund, returned to if every refund
-    /// fails.
-    #[serde(skip)]
-    pub status_before_refund: Option<OrderStatus>,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub updated_at: String,
-    #[serde(skip)]
-    pub user_id: UserId,
-    #[serde(skip)]
-    pub created_ms: u64,
-}
-
-pub(crate) fn encode_order(order: &Order) -> Result<Item, StoreError> {
-    let mut item = keys::order::indexed_key(
-        &order.order_id,
-        &order.user_id,
-        order.status,
-        order.created_ms,
-    );
-    item.extend([
-        ("order_id".into(), s(order.order_id.as_str())),
-        ("user_id".into(), s(order.user_id.as_str())),
-        ("status".into(), s(order.status.as_str())),
-        ("items".into(), s(to_json(&order.items)?)),
-        ("subtotal_amount".into(), n(order.subtotal.amount)),
-        ("discount_amount".into(), n(order.discount.amount)),
-        ("tax_amount".into(), n(order.tax.amount)),
-        ("total_amount".into(), n(order.total.amount)),
-        ("currency".into(), s(order.total.currency.code())),
-        (
-            "shipping_address".into(),
-            s(to_json(&order.shipping_address)?),
-        ),
-        ("created_at".into(), s(&order.created_at)),
-        ("updated_at".into(), s(&order.updated_at)),
-        ("created_ms".into(), n(order.created_ms)),
-    ]);
-    if let Some(tax) = &order.tax_rate {
-        item.insert("tax_rate".into(), s(to_json(tax)?));
-    }
-    // A new order has captured and refunded nothing; the attributes appear
-    // with the payment and the first refund.
-    if order.captured.amount > 0 {
-        item.insert("captured_amount".into(), n(order.captured.amount));
-    }
-    if let Some(code) = &order.promotion_code {
-        item.insert("promotion_code".into(), s(code.as_str()));
-        item.insert(
-            "promotion_once".into(),
-            aws_sdk_dynamodb::types::AttributeValue::Bool(order.promotion_once),
-        );
-    }
-    Ok(item)
-}
-
-/// Serialising our own plain types cannot fail; the error path exists so
-/// that nothing needs an `unwrap`.
-fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
-    serde_json::from_str(get_s(item, name)?)
-        .map_err(|_| StoreError::Corrupt(format!("order attribute {name} does not decode")))
-}
-
-pub(crate) fn decode_order(item: &Item) -> Result<Order, StoreError> {
-    let currency = get_parsed(item, "currency")?;
-    let total = Total {
-        amount: get_n(item, "total_amount")?,
-        currency,
-    };
-    // Orders placed before promotions existed store only the total.
-    let amount_or = |name: &str, default: u64| -> Result<Total, StoreError> {
-        let amount = match item.get(name) {
-            Some(_) => get_n(item, name)?,
-            None => default,
-        };
-        Ok(Total { amount, currency })
-    };
-    let promotion_code = match item.get("promotion_code") {
-        Some(_) => Some(get_parsed(item, "promotion_code")?),
-        None => None,
-    };
-    let status: OrderStatus = get_parsed(item, "status")?;
-    Ok(Order {
-        order_id: get_parsed(item, "order_id")?,
-        status,
-        items: from_json(item, "items")?,
-        subtotal: amount_or("subtotal_amount", total.amount)?,
-        discount: amount_or("discount_amount", 0)?,
-        tax: amount_or("tax_amount", 0)?,
-        total,
-        tax_rate: match item.get("tax_rate") {
-            Some(_) => Some(from_json(item, "tax_rate")?),
-            None => None,
-        },
-        promotion_code,
-        promotion_once: matches!(
-            item.get("promotion_once"),
-            Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-        ),
-        shipping_address: from_json(item, "shipping_address")?,
-        // Orders paid before refunds existed did not store the capture: it
-        // was their total.
-        captured: amount_or(
-            "captured_amount",
-            if matches!(status, OrderStatus::Paid | OrderStatus::Shipped) {
-                total.amount
-            } else {
-                0
-            },
-        )?,
-        refunded: amount_or("refunded_amount", 0)?,
-        refunds: match item.get("refunds") {
-            Some(_) => from_json(item, "refunds")?,
-            None => Vec::new(),
-        },
-        refund_version: match item.get("refund_version") {
-            Some(_) => get_n(item, "refund_version")?,
-            None => 0,
-        },
-        status_before_refund: match item.get("status_before_refund") {
-            Some(_) => Some(get_parsed(item, "status_before_refund")?),
-            None => None,
-        },
-        created_at: get_s(item, "created_at")?.to_string(),
-        updated_at: get_s(item, "updated_at")?.to_string(),
-        user_id: get_parsed(item, "user_id")?,
-        created_ms: get_n(item, "created_ms")?,
-    })
-}
+use super::order_item::{decode_order, to_json};
+pub use crate::domain::order::Order;
 
 /// A page of orders, newest first; `last` is set when more may follow.
 #[derive(Debug)]
@@ -472,8 +299,9 @@ impl OrderStore for DynamoOrders {
         order: &Order,
         now: &str,
     ) -> Result<PaymentOutcome, StoreError> {
+        // What the payment does is the domain's rule; this makes it so.
         let succeeded = event.kind == PaymentEventType::Succeeded;
-        if succeeded && order.status == OrderStatus::PendingPayment {
+        if payment_effect(succeeded, order.status) == PaymentEffect::Pay {
             let record = self.event_record(event, "paid", now)?;
             match self
                 .transition(
@@ -496,7 +324,9 @@ impl OrderStore for DynamoOrders {
             .get(&order.order_id)
             .await?
             .unwrap_or_else(|| order.clone());
-        if !succeeded || current.status == OrderStatus::PendingPayment {
+        // Still awaiting payment after a lost race means a concurrent
+        // duplicate of this event: recorded, as a failed payment is.
+        if payment_effect(succeeded, current.status) != PaymentEffect::Capture {
             let mut item = keys::payment::event(event.id.as_str());
             let label = if succeeded {
                 "recorded"
@@ -512,9 +342,8 @@ impl OrderStore for DynamoOrders {
                 },
             );
         }
-        // Money for an order no longer awaiting it (cancelled, expired, or
-        // paid already): it joins the capture, so staff can refund it,
-        // together with the event record that makes a repeat a no-op.
+        // PaymentEffect::Capture: the money joins the capture, together with
+        // the event record that makes a repeat a no-op.
         let capture = built(
             Update::builder()
                 .table_name(&self.table)

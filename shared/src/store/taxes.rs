@@ -21,7 +21,7 @@ use super::attr::{get_n, get_s, n, s};
 use super::product_item::decode_product;
 use super::promotions::{decode_promotion, Promotion};
 use super::StoreError;
-use crate::domain::{order::Country, promotion::PromoCode, tax::CountryRates, Product, Sku};
+use crate::domain::{address::Country, promotion::PromoCode, tax::CountryRates, Product, Sku};
 use crate::keys::{self, Item};
 
 /// A country's rates as the admin API shows them: what staff set, under

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use quiet_core::{
     auth::{password, Email, Password, Role, UserId},
     clock::now_rfc3339,
-    domain::{order::Country, tax::CountryRates},
+    domain::{address::Country, tax::CountryRates},
     store::{
         users::UserName, DynamoProducts, DynamoTaxes, DynamoUsers, NewProduct, ProductStore,
         StoreError, TaxStore, User, UserStore,
