@@ -88,6 +88,12 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::domain::pricing::Overflow> for ApiError {
+    fn from(err: crate::domain::pricing::Overflow) -> Self {
+        Self::internal(err)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -19,6 +19,8 @@ use crate::domain::{refund::RefundId, OrderId, OrderStatus, Sku};
 use quiet_support::id::time_ordered_id_at;
 use quiet_support::id_type;
 
+pub use crate::domain::{erasure::ErasureId, report::JobId};
+
 id_type!(
     /// An event id: `evt_` and 32 hex digits, time-ordered. Consumers
     /// deduplicate by it.
@@ -26,22 +28,6 @@ id_type!(
     "evt_",
     time_ordered_id,
     "must be evt_ and 32 lowercase hex digits"
-);
-id_type!(
-    /// A report job id: `rpt_` and 32 hex digits.
-    JobId,
-    "rpt_",
-    random_id,
-    "must be rpt_ and 32 lowercase hex digits"
-);
-id_type!(
-    /// An account erasure: `era_` and 32 hex digits. Unguessable, so its
-    /// status can be shown to whoever holds it without signing in (the
-    /// account it erased can no longer sign in).
-    ErasureId,
-    "era_",
-    random_id,
-    "must be era_ and 32 lowercase hex digits"
 );
 id_type!(
     /// A merchant's webhook endpoint: `whep_` and 32 hex digits.

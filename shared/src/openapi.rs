@@ -21,7 +21,7 @@ use utoipa::{
 
 use crate::{
     domain::product::MAX_STOCK,
-    events::{EventId, JobId},
+    events::EventId,
     http::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES},
     store::products::{InitialStock, StockDelta},
 };
@@ -33,7 +33,6 @@ pub const BEARER: &str = "bearer";
 use quiet_domain::leaf_schema;
 use quiet_domain::schema::{integer, random_id};
 
-leaf_schema!(JobId, "JobId", random_id("rpt_", "Report job id"));
 leaf_schema!(
     EventId,
     "EventId",

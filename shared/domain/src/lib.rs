@@ -9,7 +9,9 @@
 //! without the emulator (`make check` runs these tests).
 
 pub mod address;
+pub mod cart;
 pub mod cursor;
+pub mod erasure;
 pub mod line;
 pub mod money;
 pub mod order;
@@ -18,6 +20,7 @@ pub mod pricing;
 pub mod product;
 pub mod promotion;
 pub mod refund;
+pub mod report;
 pub mod schema;
 pub mod stock;
 pub mod tax;

@@ -16,6 +16,7 @@ use utoipa::{
 use crate::{
     address::Country,
     money::{Amount, MAX_AMOUNT},
+    report::JobId,
     tax::Bps,
     text::Text,
     Category, Currency, Email, OrderId, PageLimit, Password, Quantity, Sku, UserId,
@@ -96,6 +97,7 @@ leaf_schema!(
     integer(0, i64::from(Bps::MAX)).description(Some("A rate in basis points: 2000 is 20%"))
 );
 leaf_schema!(OrderId, "OrderId", random_id("ord_", "Order id"));
+leaf_schema!(JobId, "JobId", random_id("rpt_", "Report job id"));
 leaf_schema!(UserId, "UserId", random_id("usr_", "User id"));
 leaf_schema!(
     Country,

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::Text;
+
 /// Access tokens live 15 minutes.
 pub const ACCESS_TTL_SECS: u64 = 15 * 60;
 
@@ -117,6 +119,21 @@ impl TryFrom<String> for Password {
             Err("must be 12 to 128 characters long".into())
         }
     }
+}
+
+/// A name as the customer gave it.
+pub type UserName = Text<1, 100>;
+
+/// A user as `GET /v1/me` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    #[schema(inline)]
+    pub name: UserName,
+    pub role: Role,
+    #[schema(format = DateTime)]
+    pub created_at: String,
 }
 
 #[cfg(test)]

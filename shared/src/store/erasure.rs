@@ -24,7 +24,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use serde::Serialize;
 
 use super::attr::{get_s, n, s};
 use super::outbox::{self, Relay};
@@ -41,27 +40,7 @@ pub const ERASED: &str = "erased";
 /// only the (now meaningless) user id.
 pub const RECORD_RETENTION_SECS: u64 = 90 * 24 * 3600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErasureStatus {
-    /// The profile and email are gone; the worker is on the rest.
-    InProgress,
-    /// Nothing held names or locates the person any more.
-    Completed,
-}
-
-/// An erasure as `GET /v1/erasures/{id}` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Erasure {
-    #[schema(value_type = String, pattern = "^era_[0-9a-f]{32}$")]
-    pub id: ErasureId,
-    pub status: ErasureStatus,
-    #[schema(format = DateTime)]
-    pub requested_at: String,
-    #[schema(format = DateTime)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<String>,
-}
+pub use crate::domain::erasure::{Erasure, ErasureStatus};
 
 pub trait ErasureStore: Send + Sync {
     /// The immediate part, in one transaction (see the module docs).

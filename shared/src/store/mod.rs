@@ -71,6 +71,14 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A price sum beyond `u64` can only come from stored data no valid input
+/// writes.
+impl From<crate::domain::pricing::Overflow> for StoreError {
+    fn from(err: crate::domain::pricing::Overflow) -> Self {
+        Self::Corrupt(err.to_string())
+    }
+}
+
 /// One strongly consistent `BatchGetItem` of at most 100 keys from our
 /// table; the items found, in no particular order. Unprocessed keys (only
 /// under throttling, at these sizes) are surfaced as an error, not dropped.

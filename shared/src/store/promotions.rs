@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::{
     types::{Delete, Put, ReturnValue, TransactWriteItem, Update},
     Client,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 
 use super::attr::{get_n, get_s, n, s};
 use super::StoreError;
@@ -26,89 +26,7 @@ use crate::domain::{
 };
 use crate::keys::{self, Item};
 
-/// A promotion as the admin API shows it: what staff wrote, and the
-/// server's counter, version and timestamps, in one flat object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Promotion {
-    #[serde(flatten)]
-    pub rules: Rules,
-    pub redemptions: u32,
-    pub version: u64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// The fields [`Promotion`] adds to [`Rules`], for its schema only.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-struct ServerFields {
-    /// Orders placed with this code and not cancelled or expired.
-    redemptions: u32,
-    /// Counts edits of the rules; the ETag is `"v<version>"`.
-    version: u64,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    updated_at: String,
-}
-
-// utoipa documents a flattened struct as `allOf`, which with Rules'
-// `additionalProperties: false` would forbid the server's own fields; the
-// schema is Rules' object with those fields added instead.
-impl utoipa::PartialSchema for Promotion {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::{schema::Schema, RefOr};
-        let (RefOr::T(Schema::Object(mut object)), RefOr::T(Schema::Object(server))) = (
-            <Rules as utoipa::PartialSchema>::schema(),
-            <ServerFields as utoipa::PartialSchema>::schema(),
-        ) else {
-            unreachable!("both derive object schemas")
-        };
-        object.properties.extend(server.properties);
-        object.required.extend(server.required);
-        object.description = Some(
-            "A promotion as the admin API shows it: the rules staff wrote, and the \
-             server's counter, version and timestamps."
-                .into(),
-        );
-        RefOr::T(Schema::Object(object))
-    }
-}
-
-impl utoipa::ToSchema for Promotion {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        <Rules as utoipa::ToSchema>::schemas(schemas);
-    }
-}
-
-impl Promotion {
-    pub fn code(&self) -> &PromoCode {
-        &self.rules.code
-    }
-
-    /// A strong ETag naming the rules' version (`"v3"`); redemptions do
-    /// not change it, so a rush on the code never fails an admin's If-Match.
-    pub fn etag(&self) -> String {
-        format!("\"v{}\"", self.version)
-    }
-
-    pub fn version_in_etag(etag: &str) -> Option<u64> {
-        etag.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok()
-    }
-
-    /// Whether the total limit is reached (as read; checkout's condition is
-    /// what enforces it).
-    pub fn exhausted(&self) -> bool {
-        self.rules
-            .max_redemptions
-            .is_some_and(|max| self.redemptions >= max.get())
-    }
-}
+pub use crate::domain::promotion::Promotion;
 
 /// `Some(None)` for an explicit `null` (clear), `Some(Some(v))` for a value,
 /// `None` (by `default`) when the field is absent.

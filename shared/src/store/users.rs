@@ -7,27 +7,13 @@ use aws_sdk_dynamodb::{
     types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem},
     Client,
 };
-use serde::Serialize;
 
 use super::attr::{get_n, get_parsed, get_s, n, s};
 use super::StoreError;
-use crate::domain::Text;
 use crate::domain::{Email, Role, UserId};
 use crate::keys::{self, Item};
 
-pub type UserName = Text<1, 100>;
-
-/// A user as `GET /v1/me` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct User {
-    pub id: UserId,
-    pub email: Email,
-    #[schema(inline)]
-    pub name: UserName,
-    pub role: Role,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-}
+pub use crate::domain::user::{User, UserName};
 
 /// What login needs, from the email guard item.
 #[derive(Debug, Clone)]
