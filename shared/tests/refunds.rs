@@ -3,6 +3,8 @@
 // Helpers outside #[test] functions may panic too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use quiet_core::store::OrderPayments;
+use quiet_core::store::OrderRefunds;
 use quiet_core::{
     auth::UserId,
     clock,
@@ -13,7 +15,7 @@ use quiet_core::{
     payments::PaymentEvent,
     store::{
         idempotency::Claim, Completion, DynamoIdempotency, DynamoOrders, IdempotencyStore,
-        KeyScope, Order, OrderStore, PaymentOutcome, RefundCommit, StoredResponse,
+        KeyScope, Order, OrderReads, PaymentOutcome, RefundCommit, StoredResponse,
     },
 };
 

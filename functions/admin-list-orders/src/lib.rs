@@ -9,7 +9,7 @@ use quiet_core::{
     http::{json, no_store},
     openapi::{ProblemDoc, PROBLEM_JSON},
     pages,
-    store::{OrderListing, OrderPosition, OrderStore},
+    store::{OrderListing, OrderPosition, OrderReads},
     ApiError,
 };
 
@@ -40,7 +40,7 @@ pub struct Deps<O> {
         (status = 422, description = "Missing or invalid status or limit", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<O: OrderStore>(
+pub async fn handler<O: OrderReads>(
     deps: &Deps<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {

@@ -12,7 +12,7 @@ use quiet_core::{
     http::{json, no_store, order_id_param},
     idempotent,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{KeyScope, OrderStore, StoreError},
+    store::{KeyScope, OrderLifecycle, OrderReads, StoreError},
     ApiError,
 };
 
@@ -42,7 +42,7 @@ pub struct Deps<O> {
         (status = 422, description = "The Idempotency-Key was used with another request", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<O: OrderStore>(
+pub async fn handler<O: OrderReads + OrderLifecycle>(
     deps: &Deps<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {

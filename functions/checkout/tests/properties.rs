@@ -13,6 +13,8 @@
 // Helpers outside #[test] functions may panic too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use quiet_core::store::OrderLifecycle;
+use quiet_core::store::OrderPayments;
 use std::collections::{HashMap, HashSet};
 
 use checkout::Deps;
@@ -25,7 +27,7 @@ use quiet_core::{
     payments::PaymentEvent,
     store::{
         CartLine, CartStore, DynamoCarts, DynamoCheckout, DynamoOrders, DynamoPricing,
-        DynamoProducts, Order, OrderStore, PaymentOutcome, ProductStore, StoreError,
+        DynamoProducts, Order, OrderReads, PaymentOutcome, ProductStore, StoreError,
     },
 };
 

@@ -27,7 +27,9 @@ use quiet_core::{
     idempotent::{self, Begin, Ticket},
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::{IdempotencyStore, KeyScope, Order, OrderStore, RefundCommit, StoredResponse},
+    store::{
+        IdempotencyStore, KeyScope, Order, OrderReads, OrderRefunds, RefundCommit, StoredResponse,
+    },
     ApiError,
 };
 use serde::Serialize;
@@ -70,7 +72,7 @@ pub struct Refunded {
         (status = 422, description = "Invalid body; a sku not in the order or more units than are left; restock of units already restocked (or of a cancelled order's, whose stock went back then); another currency; or the key was used with another body", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<O: OrderStore, I: IdempotencyStore>(
+pub async fn handler<O: OrderReads + OrderRefunds, I: IdempotencyStore>(
     deps: &Deps<O, I>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -97,7 +99,7 @@ pub async fn handler<O: OrderStore, I: IdempotencyStore>(
     idempotent::release_on_error(&deps.idempotency, Some(&ticket), result).await
 }
 
-async fn make<O: OrderStore, I: IdempotencyStore>(
+async fn make<O: OrderReads + OrderRefunds, I: IdempotencyStore>(
     deps: &Deps<O, I>,
     id: &OrderId,
     request: &RefundRequest,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use quiet_core::{
     clock,
     domain::PageLimit,
-    store::{OrderStore, StoreError},
+    store::{OrderLifecycle, OrderReads, StoreError},
     worker::WorkerError,
 };
 use serde::Serialize;
@@ -34,7 +34,10 @@ pub struct Summary {
     pub skipped: u64,
 }
 
-pub async fn handle<O: OrderStore>(deps: &Deps<O>, now_ms: u64) -> Result<Summary, WorkerError> {
+pub async fn handle<O: OrderReads + OrderLifecycle>(
+    deps: &Deps<O>,
+    now_ms: u64,
+) -> Result<Summary, WorkerError> {
     let ttl_ms = u64::try_from(deps.payment_ttl.as_millis()).unwrap_or(u64::MAX);
     let cutoff_ms = now_ms.saturating_sub(ttl_ms);
     let page = PageLimit::LARGEST;

@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions may panic too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use quiet_core::store::OrderPayments;
 use std::time::Duration;
 
 use expire_orders::{handle, Deps};
@@ -10,7 +11,7 @@ use quiet_core::{
     clock,
     domain::{OrderStatus, Sku},
     payments::PaymentEvent,
-    store::{DynamoOrders, Order, OrderStore, PaymentOutcome, ProductStore},
+    store::{DynamoOrders, Order, OrderReads, PaymentOutcome, ProductStore},
 };
 
 const TTL: Duration = Duration::from_secs(900);

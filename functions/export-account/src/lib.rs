@@ -17,7 +17,7 @@ use quiet_core::{
     domain::PageLimit,
     http::{json, no_store},
     store::{
-        CartLine, CartStore, Notification, NotificationStore, Order, OrderListing, OrderStore,
+        CartLine, CartStore, Notification, NotificationStore, Order, OrderListing, OrderReads,
         SessionInfo, SessionStore, StoreError, User, UserStore,
     },
     ApiError,
@@ -74,7 +74,7 @@ pub async fn handler<U, O, C, N, S>(
 ) -> Result<Response<Body>, ApiError>
 where
     U: UserStore,
-    O: OrderStore,
+    O: OrderReads,
     C: CartStore,
     N: NotificationStore,
     S: SessionStore,
@@ -113,7 +113,7 @@ where
     Ok(response)
 }
 
-async fn all_orders<O: OrderStore>(orders: &O, user: &UserId) -> Result<Vec<Order>, StoreError> {
+async fn all_orders<O: OrderReads>(orders: &O, user: &UserId) -> Result<Vec<Order>, StoreError> {
     let listing = OrderListing::OwnedBy(user.clone());
     let mut all = Vec::new();
     let mut after = None;

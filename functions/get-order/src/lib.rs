@@ -6,7 +6,7 @@ use quiet_core::{
     auth::authenticate,
     http::{json, no_store, order_id_param},
     openapi::{ProblemDoc, PROBLEM_JSON},
-    store::OrderStore,
+    store::OrderReads,
     ApiError,
 };
 
@@ -31,7 +31,7 @@ pub struct Deps<O> {
         (status = 404, description = "No such order of yours (someone else's is 404 too)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<O: OrderStore>(
+pub async fn handler<O: OrderReads>(
     deps: &Deps<O>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {

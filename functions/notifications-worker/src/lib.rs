@@ -14,7 +14,7 @@ use quiet_core::{
     clock,
     domain::Total,
     events::{Change, Event, OrderRef, Topic},
-    store::{Notification, NotificationKind, NotificationStore, Order, OrderStore, OutboxStore},
+    store::{Notification, NotificationKind, NotificationStore, Order, OrderReads, OutboxStore},
     worker::{Receipt, WorkerError},
 };
 
@@ -24,7 +24,7 @@ pub struct Deps<O, N, X> {
     pub outbox: X,
 }
 
-pub async fn handle<O: OrderStore, N: NotificationStore, X: OutboxStore>(
+pub async fn handle<O: OrderReads, N: NotificationStore, X: OutboxStore>(
     deps: &Deps<O, N, X>,
     event: Event,
     _delivery: Receipt,

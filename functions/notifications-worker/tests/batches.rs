@@ -12,7 +12,7 @@ use quiet_core::{
     domain::PageLimit,
     events::{Change, Event, OrderRef, Topic},
     store::{
-        DynamoNotifications, DynamoOrders, DynamoOutbox, NotificationStore, Order, OrderStore,
+        DynamoNotifications, DynamoOrders, DynamoOutbox, NotificationStore, Order, OrderReads,
         OutboxStore,
     },
     worker::{process_batch, DeadLetterQueue, DeadLetters, Receipt, WorkerError},

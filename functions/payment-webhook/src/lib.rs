@@ -18,7 +18,7 @@ use quiet_core::{
     metrics,
     openapi::{ProblemDoc, PROBLEM_JSON},
     payments::{PaymentEvent, PaymentEventType, PaymentProvider, SignatureError, SignedWebhooks},
-    store::{Order, OrderStore, PaymentOutcome, Settlement},
+    store::{Order, OrderPayments, OrderReads, OrderRefunds, PaymentOutcome, Settlement},
     ApiError,
 };
 use serde::Serialize;
@@ -66,7 +66,7 @@ fn body_bytes(req: &Request) -> &[u8] {
         (status = 422, description = "A field is not of its form, e.g. a currency that is not three capital letters, or refund_id missing on a refund event (or present on a payment event)", content_type = PROBLEM_JSON, body = ProblemDoc)
     )
 )]
-pub async fn handler<O: OrderStore, P: PaymentProvider>(
+pub async fn handler<O: OrderReads + OrderPayments + OrderRefunds, P: PaymentProvider>(
     deps: &Deps<O, P>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -164,7 +164,7 @@ fn ack(outcome: &'static str) -> Response<Body> {
 
 /// Applies a refund event. Concurrent changes to the order's refunds make
 /// the write lose its condition: re-read and apply again.
-async fn settle<O: OrderStore, P: PaymentProvider>(
+async fn settle<O: OrderReads + OrderRefunds, P: PaymentProvider>(
     deps: &Deps<O, P>,
     event: &PaymentEvent,
     mut order: Order,

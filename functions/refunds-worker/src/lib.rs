@@ -20,7 +20,7 @@ use quiet_core::{
     clock,
     events::{Change, Event, Topic},
     payments::{GatewayError, RefundGateway, RefundSubmission, SignedWebhooks},
-    store::{OrderStore, OutboxStore, RefundCommit},
+    store::{OrderReads, OrderRefunds, OutboxStore, RefundCommit},
     worker::{Receipt, WorkerError},
 };
 
@@ -33,7 +33,7 @@ pub struct Deps<O, X, G> {
 /// Tries to mark a refund submitted against concurrent refund changes.
 const ATTEMPTS: usize = 5;
 
-pub async fn handle<O: OrderStore, X: OutboxStore, G: RefundGateway>(
+pub async fn handle<O: OrderReads + OrderRefunds, X: OutboxStore, G: RefundGateway>(
     deps: &Deps<O, X, G>,
     event: Event,
     _delivery: Receipt,

@@ -11,7 +11,7 @@ use quiet_core::{
     clock,
     domain::OrderStatus,
     events::{Change, Event, Topic},
-    store::{OrderStore, OutboxStore, ReportStore, ReportSummary},
+    store::{OrderReads, OutboxStore, ReportStore, ReportSummary},
     worker::{Receipt, WorkerError},
 };
 
@@ -31,7 +31,7 @@ const REVENUE: [OrderStatus; 4] = [
     OrderStatus::Refunded,
 ];
 
-pub async fn handle<O: OrderStore, R: ReportStore, X: OutboxStore>(
+pub async fn handle<O: OrderReads, R: ReportStore, X: OutboxStore>(
     deps: &Deps<O, R, X>,
     event: Event,
     delivery: Receipt,
@@ -72,7 +72,7 @@ pub async fn handle<O: OrderStore, R: ReportStore, X: OutboxStore>(
     Ok(())
 }
 
-async fn summarise<O: OrderStore, R, X>(
+async fn summarise<O: OrderReads, R, X>(
     deps: &Deps<O, R, X>,
     from_ms: u64,
     to_ms: u64,

@@ -42,7 +42,7 @@ use quiet_core::{
     metrics,
     store::{
         webhooks::{Attempt, Delivery, DeliveryStatus, Endpoint},
-        OrderStore, OutboxStore, WebhookStore,
+        OrderReads, OutboxStore, WebhookStore,
     },
     webhooks::Guard,
     worker::{self, WorkerError},
@@ -168,7 +168,7 @@ struct Data<'a> {
     refund_id: Option<&'a str>,
 }
 
-async fn payload<O: OrderStore>(orders: &O, event: &Event) -> Result<String, WorkerError> {
+async fn payload<O: OrderReads>(orders: &O, event: &Event) -> Result<String, WorkerError> {
     let (order_id, user_id) = event
         .change
         .order()
@@ -203,7 +203,7 @@ pub async fn handle<W, O, X, S>(
 ) -> Result<(), WorkerError>
 where
     W: WebhookStore,
-    O: OrderStore,
+    O: OrderReads,
     X: OutboxStore,
     S: Sender,
 {

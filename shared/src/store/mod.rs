@@ -30,8 +30,8 @@ pub use erasure::{DynamoErasures, Erasure, ErasureStatus, ErasureStore};
 pub use idempotency::{Completion, DynamoIdempotency, IdempotencyStore, KeyScope, StoredResponse};
 pub use notifications::{DynamoNotifications, Notification, NotificationKind, NotificationStore};
 pub use orders::{
-    DynamoOrders, Order, OrderListing, OrderPage, OrderPosition, OrderStore, PaymentOutcome,
-    RefundCommit, Settlement,
+    DynamoOrders, Order, OrderLifecycle, OrderListing, OrderPage, OrderPayments, OrderPosition,
+    OrderReads, OrderRefunds, PaymentOutcome, RefundCommit, Settlement,
 };
 pub use outbox::{DynamoOutbox, OutboxStore, Pending, Relay};
 pub use products::{
