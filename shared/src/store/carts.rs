@@ -8,7 +8,8 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::Client;
 
-use super::attr::{get_n, get_s, n, s};
+use super::attr::n;
+use super::cart_item::{decode_cart, encode_cart};
 use super::product_item::decode_product;
 use super::StoreError;
 pub use crate::domain::cart::{Cart, CartFull, CartLine, CartPromotion, CartView};
@@ -49,26 +50,6 @@ impl DynamoCarts {
     }
 }
 
-pub(crate) fn decode_cart(item: Option<&Item>) -> Result<Cart, StoreError> {
-    let Some(item) = item else {
-        return Ok(Cart::default());
-    };
-    let lines = serde_json::from_str(get_s(item, "lines")?)
-        .map_err(|_| StoreError::Corrupt("cart lines do not parse".into()))?;
-    let promotion = match item.get("promotion") {
-        Some(_) => Some(
-            serde_json::from_str(get_s(item, "promotion")?)
-                .map_err(|_| StoreError::Corrupt("cart promotion does not parse".into()))?,
-        ),
-        None => None,
-    };
-    Ok(Cart {
-        lines,
-        promotion,
-        version: get_n(item, "version")?,
-    })
-}
-
 impl CartStore for DynamoCarts {
     async fn get(&self, user: &UserId) -> Result<Cart, StoreError> {
         let out = self
@@ -105,18 +86,7 @@ impl CartStore for DynamoCarts {
     }
 
     async fn save(&self, user: &UserId, cart: &Cart) -> Result<(), StoreError> {
-        let lines =
-            serde_json::to_string(&cart.lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut item = keys::cart::cart(user);
-        item.extend([
-            ("lines".into(), s(lines)),
-            ("version".into(), n(cart.version + 1)),
-        ]);
-        if let Some(applied) = &cart.promotion {
-            let applied =
-                serde_json::to_string(applied).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            item.insert("promotion".into(), s(applied));
-        }
+        let item = encode_cart(user, cart)?;
         let mut put = self
             .client
             .put_item()

@@ -5,6 +5,7 @@
 mod attr;
 /// For counters outside the stores (the rate limiter).
 pub(crate) use attr::n as attr_n;
+pub mod cart_item;
 pub mod carts;
 pub mod checkout;
 pub mod erasure;
